@@ -1,0 +1,1 @@
+//! Local emulator of the Microsoft Graph Backup Storage control plane and Entra.
