@@ -1,0 +1,218 @@
+//! Credentials: one implementation of [`AppOnlyCredential`] per app-only credential kind (client
+//! secret now; certificate, OIDC federation and managed identity plug in here later), and the
+//! delegated sources (refresh token, ready access token).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::entra::TokenRequestContext;
+use super::error::AuthError;
+use super::secret::Secret;
+use super::{AccessToken, TokenKind};
+
+/// A way for the controller app to obtain an app-only (client credentials) token.
+#[async_trait]
+pub trait AppOnlyCredential: Send + Sync {
+    /// The credential kind as named in diagnostics, e.g. `"client secret"`.
+    fn name(&self) -> &'static str;
+
+    /// Obtains a token for `tenant` with `scope`. Implementations send exactly one logical token
+    /// request (with the context's retries) and never put a secret in an error.
+    async fn acquire(
+        &self,
+        ctx: &TokenRequestContext<'_>,
+        tenant: &str,
+        scope: &str,
+    ) -> Result<AccessToken, AuthError>;
+}
+
+/// Client credentials with a client secret.
+pub struct ClientSecretCredential {
+    client_id: String,
+    client_secret: Secret,
+}
+
+impl ClientSecretCredential {
+    pub fn new(client_id: String, client_secret: Secret) -> Self {
+        Self {
+            client_id,
+            client_secret,
+        }
+    }
+}
+
+#[async_trait]
+impl AppOnlyCredential for ClientSecretCredential {
+    fn name(&self) -> &'static str {
+        "client secret"
+    }
+
+    async fn acquire(
+        &self,
+        ctx: &TokenRequestContext<'_>,
+        tenant: &str,
+        scope: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let form = [
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.client_secret.expose()),
+            ("scope", scope),
+            ("grant_type", "client_credentials"),
+        ];
+        let r = ctx
+            .redeem(tenant, self.name(), &form, &[self.client_secret.expose()])
+            .await?;
+        Ok(AccessToken {
+            secret: r.access_token,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+/// Receives refresh tokens rotated by Entra, e.g. to persist them in the token cache written by
+/// `login`. Called after each successful redemption that returned a new refresh token.
+pub trait RefreshTokenSink: Send + Sync {
+    fn rotated(&self, tenant: &str, refresh_token: &Secret);
+}
+
+/// A delegated refresh token, redeemed per tenant (a token obtained through `organizations` is
+/// redeemable in every tenant the admin can reach). Entra rotates refresh tokens: the one it
+/// returns replaces, for later redemptions in that tenant, the one we hold.
+pub(crate) struct RefreshTokenCredential {
+    original: Secret,
+    rotated: Mutex<HashMap<String, Secret>>,
+    pub(crate) sink: Option<Arc<dyn RefreshTokenSink>>,
+}
+
+impl RefreshTokenCredential {
+    pub(crate) fn new(original: Secret) -> Self {
+        Self {
+            original,
+            rotated: Mutex::new(HashMap::new()),
+            sink: None,
+        }
+    }
+
+    pub(crate) const NAME: &'static str = "delegated refresh token";
+
+    fn current(&self, tenant_key: &str) -> Secret {
+        self.rotated
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant_key)
+            .cloned()
+            .unwrap_or_else(|| self.original.clone())
+    }
+
+    pub(crate) async fn acquire(
+        &self,
+        ctx: &TokenRequestContext<'_>,
+        tenant: &str,
+        client_id: &str,
+        scope: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let key = tenant.to_ascii_lowercase();
+        let refresh = self.current(&key);
+        let form = [
+            ("client_id", client_id),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose()),
+            ("scope", scope),
+        ];
+        let secrets = [refresh.expose(), self.original.expose()];
+        let r = ctx.redeem(tenant, Self::NAME, &form, &secrets).await?;
+        if let Some(new_rt) = r.refresh_token {
+            if let Some(sink) = &self.sink {
+                sink.rotated(tenant, &new_rt);
+            }
+            self.rotated
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, new_rt);
+        }
+        Ok(AccessToken {
+            secret: r.access_token,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+/// A ready delegated access token: used as-is, only in its own tenant, until it expires.
+pub(crate) struct StaticAccessToken {
+    token: Secret,
+    /// The `tid` claim (lower case) and expiry, or why the token could not be read.
+    claims: Result<(String, Option<OffsetDateTime>), String>,
+}
+
+impl StaticAccessToken {
+    pub(crate) fn new(token: Secret) -> Self {
+        let claims = super::jwt::decode_claims_unverified(token.expose()).and_then(|c| {
+            let tid = c
+                .tid
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| "it has no `tid` (tenant) claim".to_owned())?;
+            let exp = c
+                .exp
+                .and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok());
+            Ok((tid, exp))
+        });
+        Self { token, claims }
+    }
+
+    /// The tenant of the token, when readable.
+    pub(crate) fn tenant(&self) -> Option<&str> {
+        self.claims.as_ref().ok().map(|(t, _)| t.as_str())
+    }
+
+    pub(crate) fn get(&self, tenant: &str, now: OffsetDateTime) -> Result<AccessToken, AuthError> {
+        let (tid, exp) = self
+            .claims
+            .as_ref()
+            .map_err(|e| AuthError::InvalidAccessToken(e.clone()))?;
+        if !tid.eq_ignore_ascii_case(tenant.trim()) {
+            return Err(AuthError::AccessTokenWrongTenant {
+                token_tenant: tid.clone(),
+                tenant: tenant.to_owned(),
+            });
+        }
+        let expires_at = exp.unwrap_or(now + std::time::Duration::from_secs(3600));
+        if expires_at <= now {
+            return Err(AuthError::AccessTokenExpired {
+                expired_at: expires_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| expires_at.to_string()),
+            });
+        }
+        Ok(AccessToken {
+            secret: self.token.clone(),
+            expires_at,
+        })
+    }
+}
+
+/// The hint given when a token kind is needed but no credential of that kind is configured.
+pub fn not_configured_hint(kind: TokenKind, tenant: &str, client_id: Option<&str>) -> String {
+    match kind {
+        TokenKind::Delegated => delegated_sign_in_hint(tenant, client_id),
+        TokenKind::AppOnly => "configure the controller app's credential: client_id and \
+             client_secret (ARM_CLIENT_ID / ARM_CLIENT_SECRET), or a delegated sign-in \
+             (M365BACKUP_DELEGATED_REFRESH_TOKEN / M365BACKUP_DELEGATED_ACCESS_TOKEN)"
+            .to_owned(),
+    }
+}
+
+/// How to provide a delegated credential, for diagnostics (also at plan time).
+pub fn delegated_sign_in_hint(tenant: &str, client_id: Option<&str>) -> String {
+    let tenant = if tenant.is_empty() { "T" } else { tenant };
+    let client = client_id.unwrap_or("C");
+    format!(
+        "activate and deactivate need a delegated token (a tenant admin signed in to the controller \
+         app): run `terraform-provider-m365backup login --tenant {tenant} --client-id {client}`, or \
+         set M365BACKUP_DELEGATED_REFRESH_TOKEN or M365BACKUP_DELEGATED_ACCESS_TOKEN (provider \
+         arguments delegated_refresh_token / delegated_access_token)"
+    )
+}

@@ -1,0 +1,398 @@
+//! Errors of token acquisition, and the parsing of Entra ID's error answers.
+
+use serde::Deserialize;
+
+use super::TokenKind;
+
+/// Why no token could be obtained. Never contains a secret or a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No credential of the needed kind is configured. `hint` says how to configure one.
+    #[error("no {kind} credential is configured: {hint}")]
+    NotConfigured { kind: TokenKind, hint: String },
+
+    /// Entra ID answered the token request with an error.
+    #[error(
+        "Entra ID rejected the {credential} for tenant {tenant}: {}{description} (HTTP {status}, error {error}{}{})",
+        aadsts.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
+        trace_id.as_deref().map(|t| format!(", trace ID {t}")).unwrap_or_default(),
+        correlation_id.as_deref().map(|t| format!(", correlation ID {t}")).unwrap_or_default()
+    )]
+    Entra {
+        /// Which credential was presented: "client secret", "delegated refresh token", ...
+        credential: &'static str,
+        tenant: String,
+        status: u16,
+        /// OAuth `error`, e.g. `invalid_client`, `invalid_grant`.
+        error: String,
+        /// `AADSTSnnnn`, from `error_codes` or the description.
+        aadsts: Option<String>,
+        /// First line of `error_description`, secrets redacted.
+        description: String,
+        trace_id: Option<String>,
+        correlation_id: Option<String>,
+    },
+
+    /// The token endpoint could not be reached (connection, TLS, ...), after retries.
+    #[error("could not reach the Entra ID token endpoint: {0}")]
+    Transport(String),
+
+    /// The token request (with its retries) did not finish within `request_timeout`.
+    #[error("the Entra ID token request timed out (request_timeout)")]
+    Timeout,
+
+    /// The configuration cannot work (e.g. an `http://` authority host).
+    #[error("invalid authentication configuration: {0}")]
+    InvalidConfig(String),
+
+    /// `delegated_access_token` belongs to another tenant.
+    #[error(
+        "delegated_access_token was issued for tenant {token_tenant} and cannot be used for tenant {tenant}"
+    )]
+    AccessTokenWrongTenant {
+        token_tenant: String,
+        tenant: String,
+    },
+
+    /// `delegated_access_token` has expired.
+    #[error("delegated_access_token expired at {expired_at}")]
+    AccessTokenExpired { expired_at: String },
+
+    /// `delegated_access_token` is not a readable JWT.
+    #[error("delegated_access_token is not a valid JWT access token: {0}")]
+    InvalidAccessToken(String),
+
+    /// Entra ID answered with success but the body was not a token response.
+    #[error("unexpected answer from the Entra ID token endpoint: {0}")]
+    Decode(String),
+}
+
+impl AuthError {
+    /// The Entra `AADSTSnnnn` code, when Entra sent one.
+    pub fn aadsts(&self) -> Option<&str> {
+        match self {
+            AuthError::Entra { aadsts, .. } => aadsts.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What the user can do about it, one or two sentences.
+    pub fn hint(&self) -> String {
+        match self {
+            AuthError::NotConfigured { hint, .. } => hint.clone(),
+            AuthError::Entra {
+                credential,
+                aadsts,
+                error,
+                tenant,
+                ..
+            } => entra_hint(credential, aadsts.as_deref(), error, tenant),
+            AuthError::Transport(msg) => {
+                if looks_like_tls(msg) {
+                    "The authority host's TLS certificate is not trusted. For the emulator, set \
+                     SSL_CERT_FILE to its trust bundle; otherwise check the system CA store and any \
+                     TLS-intercepting proxy."
+                        .to_owned()
+                } else {
+                    "Check network access to the authority host (authority_host / \
+                     M365BACKUP_AUTHORITY_HOST) and retry."
+                        .to_owned()
+                }
+            }
+            AuthError::Timeout => {
+                "Entra ID did not answer in time; retry, or raise request_timeout \
+                 (M365BACKUP_REQUEST_TIMEOUT)."
+                    .to_owned()
+            }
+            AuthError::InvalidConfig(_) => "Fix the provider configuration.".to_owned(),
+            AuthError::AccessTokenWrongTenant { .. } => {
+                "A delegated access token only works in its own tenant: use a delegated refresh token \
+                 (terraform-provider-m365backup login --tenant organizations --client-id C, or \
+                 M365BACKUP_DELEGATED_REFRESH_TOKEN) to manage several tenants."
+                    .to_owned()
+            }
+            AuthError::AccessTokenExpired { .. } => {
+                "Obtain a fresh token, or use a delegated refresh token instead \
+                 (terraform-provider-m365backup login, or M365BACKUP_DELEGATED_REFRESH_TOKEN)."
+                    .to_owned()
+            }
+            AuthError::InvalidAccessToken(_) => {
+                "Set delegated_access_token (M365BACKUP_DELEGATED_ACCESS_TOKEN) to a Microsoft Graph \
+                 access token (a JWT)."
+                    .to_owned()
+            }
+            AuthError::Decode(_) => {
+                "Check that authority_host points at a Microsoft Entra ID authority.".to_owned()
+            }
+        }
+    }
+}
+
+pub(crate) fn looks_like_tls(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("certificate") || m.contains("tls") || m.contains("unknownissuer")
+}
+
+fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str) -> String {
+    let code = aadsts.unwrap_or("");
+    match code {
+        "AADSTS7000215" | "AADSTS7000222" => format!(
+            "The {credential} is wrong or expired: use the secret's value (not its ID) from the app \
+             registration (client_secret / ARM_CLIENT_SECRET)."
+        ),
+        "AADSTS700016" => format!(
+            "The application (client_id) is not known in tenant {tenant}: check ARM_CLIENT_ID, and \
+             that a tenant admin consented to the app in that tenant."
+        ),
+        "AADSTS90002" | "AADSTS900023" => {
+            format!("Tenant {tenant} does not exist: check tenant_id.")
+        }
+        "AADSTS70000" | "AADSTS700082" | "AADSTS70008" | "AADSTS50173" | "AADSTS700084" => {
+            "The delegated refresh token is invalid or expired: sign in again with \
+             `terraform-provider-m365backup login --tenant T --client-id C`, or set a fresh \
+             M365BACKUP_DELEGATED_REFRESH_TOKEN."
+                .to_owned()
+        }
+        "AADSTS65001" => format!(
+            "The app lacks admin consent in tenant {tenant}: a tenant admin must grant consent to \
+             BackupRestore-Control.ReadWrite.All."
+        ),
+        "AADSTS7000218" => "The app registration must allow public client flows (Authentication > \
+             Allow public client flows) for delegated sign-in."
+            .to_owned(),
+        "AADSTS50076" | "AADSTS50079" | "AADSTS53003" | "AADSTS50158" => {
+            "Conditional Access or MFA requires an interactive sign-in: run \
+             `terraform-provider-m365backup login` (with --browser if device code is blocked)."
+                .to_owned()
+        }
+        _ if error == "invalid_grant" && credential.contains("refresh") => {
+            "Sign in again with `terraform-provider-m365backup login --tenant T --client-id C`, or \
+             set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
+                .to_owned()
+        }
+        _ if error == "invalid_client" => format!(
+            "Check the app's client_id and {credential} (ARM_CLIENT_ID / ARM_CLIENT_SECRET)."
+        ),
+        _ => "Check the credential configuration; the AADSTS code above is documented at \
+              https://learn.microsoft.com/entra/identity-platform/reference-error-codes."
+            .to_owned(),
+    }
+}
+
+/// The fields of an Entra ID OAuth error answer that we use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntraErrorBody {
+    pub error: String,
+    pub aadsts: Option<String>,
+    pub description: String,
+    pub trace_id: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawEntraError {
+    error: Option<String>,
+    error_description: Option<String>,
+    #[serde(default)]
+    error_codes: Option<Vec<serde_json::Value>>,
+    trace_id: Option<String>,
+    correlation_id: Option<String>,
+}
+
+/// Parses an Entra ID error answer. Never fails: a body that is not Entra's JSON gives
+/// `error = "http_<status>"` and an excerpt of the body as description.
+pub fn parse_entra_error(status: u16, body: &[u8]) -> EntraErrorBody {
+    if let Ok(raw) = serde_json::from_slice::<RawEntraError>(body) {
+        if raw.error.is_some() || raw.error_description.is_some() {
+            let description_full = raw.error_description.unwrap_or_default();
+            let code_from_list = raw.error_codes.as_ref().and_then(|codes| {
+                codes.first().and_then(|c| match c {
+                    serde_json::Value::Number(n) => Some(format!("AADSTS{n}")),
+                    serde_json::Value::String(s) if s.chars().all(|c| c.is_ascii_digit()) => {
+                        Some(format!("AADSTS{s}"))
+                    }
+                    _ => None,
+                })
+            });
+            let aadsts = code_from_list.or_else(|| aadsts_in(&description_full));
+            let trace_id = raw
+                .trace_id
+                .or_else(|| labelled_line(&description_full, "Trace ID:"));
+            let correlation_id = raw
+                .correlation_id
+                .or_else(|| labelled_line(&description_full, "Correlation ID:"));
+            return EntraErrorBody {
+                error: raw.error.unwrap_or_else(|| format!("http_{status}")),
+                aadsts,
+                description: first_line_without_code(&description_full),
+                trace_id,
+                correlation_id,
+            };
+        }
+    }
+    EntraErrorBody {
+        error: format!("http_{status}"),
+        aadsts: None,
+        description: excerpt(body, 300),
+        trace_id: None,
+        correlation_id: None,
+    }
+}
+
+/// `AADSTS` followed by digits, anywhere in `text`.
+fn aadsts_in(text: &str) -> Option<String> {
+    let idx = text.find("AADSTS")?;
+    let digits: String = text[idx + 6..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    if digits.is_empty() {
+        None
+    } else {
+        Some(format!("AADSTS{digits}"))
+    }
+}
+
+fn labelled_line(text: &str, label: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(label)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// The first line of an Entra description, without its leading `AADSTSnnnn:` (kept separately).
+fn first_line_without_code(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    let line = match line.strip_prefix("AADSTS") {
+        Some(rest) => {
+            let after_digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            after_digits
+                .strip_prefix(':')
+                .unwrap_or(after_digits)
+                .trim()
+        }
+        None => line,
+    };
+    truncate_chars(line, 500)
+}
+
+/// A printable excerpt of at most `max` characters of a (possibly binary) body.
+pub(crate) fn excerpt(body: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(body);
+    let collapsed: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let trimmed = collapsed.trim();
+    if trimmed.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        truncate_chars(trimmed, max)
+    }
+}
+
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_typical_entra_error() {
+        let body = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.\r\nTrace ID: 0a1b\r\nCorrelation ID: 9f8e\r\nTimestamp: 2024-01-01 00:00:00Z","error_codes":[7000215],"timestamp":"2024-01-01 00:00:00Z","trace_id":"trace-1","correlation_id":"corr-1","error_uri":"https://login.microsoftonline.com/error?code=7000215"}"#;
+        let e = parse_entra_error(401, body);
+        assert_eq!(e.error, "invalid_client");
+        assert_eq!(e.aadsts.as_deref(), Some("AADSTS7000215"));
+        assert_eq!(
+            e.description,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value."
+        );
+        assert_eq!(e.trace_id.as_deref(), Some("trace-1"));
+        assert_eq!(e.correlation_id.as_deref(), Some("corr-1"));
+    }
+
+    #[test]
+    fn takes_code_and_ids_from_the_description_when_fields_are_missing() {
+        let body = br#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired.\nTrace ID: t-2\nCorrelation ID: c-2"}"#;
+        let e = parse_entra_error(400, body);
+        assert_eq!(e.error, "invalid_grant");
+        assert_eq!(e.aadsts.as_deref(), Some("AADSTS700082"));
+        assert_eq!(e.description, "The refresh token has expired.");
+        assert_eq!(e.trace_id.as_deref(), Some("t-2"));
+        assert_eq!(e.correlation_id.as_deref(), Some("c-2"));
+    }
+
+    #[test]
+    fn string_error_codes_are_accepted() {
+        let body = br#"{"error":"invalid_grant","error_codes":["70000"]}"#;
+        let e = parse_entra_error(400, body);
+        assert_eq!(e.aadsts.as_deref(), Some("AADSTS70000"));
+        assert_eq!(e.description, "");
+    }
+
+    #[test]
+    fn non_json_and_empty_bodies_still_give_an_error() {
+        let e = parse_entra_error(502, b"<html><body>Bad gateway</body></html>");
+        assert_eq!(e.error, "http_502");
+        assert!(e.description.contains("Bad gateway"));
+        let e = parse_entra_error(500, b"");
+        assert_eq!(e.error, "http_500");
+        assert_eq!(e.description, "(empty body)");
+        let e = parse_entra_error(500, &[0xff, 0xfe, 0x00, 0x41]);
+        assert_eq!(e.error, "http_500");
+        let e = parse_entra_error(400, br#"{"unrelated":true}"#);
+        assert_eq!(e.error, "http_400");
+    }
+
+    #[test]
+    fn excerpt_is_bounded() {
+        let long = "x".repeat(10_000);
+        let e = excerpt(long.as_bytes(), 100);
+        assert_eq!(e.chars().count(), 101);
+    }
+
+    #[test]
+    fn display_names_credential_and_code() {
+        let e = AuthError::Entra {
+            credential: "client secret",
+            tenant: "t1".into(),
+            status: 401,
+            error: "invalid_client".into(),
+            aadsts: Some("AADSTS7000215".into()),
+            description: "Invalid client secret provided.".into(),
+            trace_id: Some("tr".into()),
+            correlation_id: None,
+        };
+        let s = e.to_string();
+        assert!(s.contains("client secret"), "{s}");
+        assert!(s.contains("AADSTS7000215"), "{s}");
+        assert!(s.contains("tenant t1"), "{s}");
+        assert!(s.contains("trace ID tr"), "{s}");
+        assert!(e.hint().contains("ARM_CLIENT_SECRET"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_entra_error_never_panics(status in 100u16..600, body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let e = parse_entra_error(status, &body);
+            proptest::prop_assert!(!e.error.is_empty());
+        }
+
+        #[test]
+        fn aadsts_from_list_wins(code in 1u32..100_000_000) {
+            let body = format!(r#"{{"error":"invalid_request","error_description":"AADSTS1: x","error_codes":[{code}]}}"#);
+            let e = parse_entra_error(400, body.as_bytes());
+            proptest::prop_assert_eq!(e.aadsts, Some(format!("AADSTS{code}")));
+        }
+    }
+}

@@ -1,0 +1,666 @@
+//! The Graph client shared by every resource and data source.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::error::{GraphError, GraphErrorKind, error_from_answer, parse_graph_error};
+use super::http::{LogContext, RawResponse, SendError, join_segments, send_with_retries};
+use super::models::{BackupRestoreRoot, Page, ServiceApp, ServiceStatus};
+use crate::auth::error::{excerpt, truncate_chars};
+use crate::auth::{Authenticator, TokenKind};
+
+/// Where and how to call Graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphSettings {
+    /// Scheme + host (+ port), no version, `https://`, e.g. `https://graph.microsoft.com`.
+    pub graph_endpoint: String,
+    /// `v1.0` or `beta`.
+    pub api_version: String,
+    /// Bound on one logical call (token, attempts, retries and waits).
+    pub request_timeout: Duration,
+    /// Retries on 429/5xx/connection errors.
+    pub max_retries: u32,
+}
+
+impl Default for GraphSettings {
+    fn default() -> Self {
+        GraphSettings {
+            graph_endpoint: "https://graph.microsoft.com".to_owned(),
+            api_version: "v1.0".to_owned(),
+            request_timeout: Duration::from_secs(60),
+            max_retries: 8,
+        }
+    }
+}
+
+/// The API versions the provider speaks.
+pub const API_VERSIONS: [&str; 2] = ["v1.0", "beta"];
+
+/// Checks `graph_endpoint` and `api_version`; returns the `.../solutions/backupRestore` root.
+pub fn backup_restore_root_url(settings: &GraphSettings) -> Result<Url, String> {
+    let endpoint = super::http::validate_https("graph_endpoint", &settings.graph_endpoint)?;
+    if !API_VERSIONS.contains(&settings.api_version.as_str()) {
+        return Err(format!(
+            "api_version must be \"v1.0\" or \"beta\", got {:?}",
+            settings.api_version
+        ));
+    }
+    let last = endpoint
+        .path_segments()
+        .and_then(|mut s| s.rfind(|x| !x.is_empty()))
+        .unwrap_or("");
+    if API_VERSIONS.contains(&last) {
+        return Err(format!(
+            "graph_endpoint must not include the API version (got {:?}); set api_version instead",
+            settings.graph_endpoint
+        ));
+    }
+    Ok(join_segments(
+        &endpoint,
+        &[&settings.api_version, "solutions", "backupRestore"],
+    ))
+}
+
+/// Microsoft Graph Backup Storage control-plane client. Cheap to clone; shares one connection
+/// pool and one token cache.
+#[derive(Clone)]
+pub struct GraphClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: GraphSettings,
+    root: Result<Url, String>,
+    auth: Arc<Authenticator>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for GraphClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphClient")
+            .field("settings", &self.inner.settings)
+            .field("auth", &self.inner.auth)
+            .finish()
+    }
+}
+
+/// Largest number of pages followed in a collection.
+const MAX_PAGES: usize = 1000;
+
+const OP_GET_ROOT: &str = "get backupRestoreRoot";
+const OP_ENABLE: &str = "enable backupRestore";
+const OP_LIST: &str = "list serviceApps";
+const OP_CREATE: &str = "register serviceApp";
+const OP_GET: &str = "get serviceApp";
+const OP_DELETE: &str = "unregister serviceApp";
+const OP_ACTIVATE: &str = "activate serviceApp";
+const OP_DEACTIVATE: &str = "deactivate serviceApp";
+
+impl GraphClient {
+    /// Builds a client. An invalid `graph_endpoint` (not `https://`) or `api_version` does not
+    /// fail here: every call then fails with a [`GraphErrorKind::Config`] error. Use
+    /// [`Self::try_new`] or [`backup_restore_root_url`] to fail early.
+    pub fn new(settings: GraphSettings, auth: Arc<Authenticator>, http: reqwest::Client) -> Self {
+        let root = backup_restore_root_url(&settings);
+        GraphClient {
+            inner: Arc::new(Inner {
+                settings,
+                root,
+                auth,
+                http,
+            }),
+        }
+    }
+
+    /// Like [`Self::new`], but refuses an invalid endpoint or API version.
+    pub fn try_new(
+        settings: GraphSettings,
+        auth: Arc<Authenticator>,
+        http: reqwest::Client,
+    ) -> Result<Self, String> {
+        let c = Self::new(settings, auth, http);
+        c.inner.root.clone().map(|_| c)
+    }
+
+    pub fn settings(&self) -> &GraphSettings {
+        &self.inner.settings
+    }
+
+    pub fn authenticator(&self) -> &Arc<Authenticator> {
+        &self.inner.auth
+    }
+
+    /// The token kind used for every call but activate/deactivate: app-only when an app-only
+    /// credential is configured, else delegated.
+    pub fn default_token_kind(&self) -> TokenKind {
+        if self.inner.auth.has_app_only() || !self.inner.auth.has_delegated() {
+            TokenKind::AppOnly
+        } else {
+            TokenKind::Delegated
+        }
+    }
+
+    /// `GET /solutions/backupRestore`.
+    pub async fn get_root(&self, tenant: &str) -> Result<BackupRestoreRoot, GraphError> {
+        let call = Call::new(self, OP_GET_ROOT, tenant);
+        let resp = call.send(Method::GET, &[], None, None).await?;
+        call.decode(&resp)
+    }
+
+    /// `POST /solutions/backupRestore/enable {appOwnerTenantId}` → the serviceStatus.
+    pub async fn enable(
+        &self,
+        tenant: &str,
+        app_owner_tenant_id: &str,
+    ) -> Result<ServiceStatus, GraphError> {
+        let call = Call::new(self, OP_ENABLE, tenant);
+        let body = serde_json::json!({ "appOwnerTenantId": app_owner_tenant_id });
+        let resp = call
+            .send(Method::POST, &["enable"], Some(body), None)
+            .await?;
+        call.decode(&resp)
+    }
+
+    /// `GET /solutions/backupRestore/serviceApps`, following `@odata.nextLink`.
+    pub async fn list_service_apps(&self, tenant: &str) -> Result<Vec<ServiceApp>, GraphError> {
+        let call = Call::new(self, OP_LIST, tenant);
+        let mut url = call.url(&["serviceApps"])?;
+        let mut apps = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let resp = call.send_url(Method::GET, url, None, None).await?;
+            let page: Page<ServiceApp> = call.decode(&resp)?;
+            apps.extend(page.value);
+            match page.next_link {
+                Some(next) if !next.trim().is_empty() => url = call.next_link(&next)?,
+                _ => return Ok(apps),
+            }
+        }
+        Err(call.error(
+            GraphErrorKind::Decode,
+            format!("more than {MAX_PAGES} pages of serviceApps; giving up"),
+        ))
+    }
+
+    /// `POST /solutions/backupRestore/serviceApps` with body `{}`. Accepts 201 and 202; `None`
+    /// when the answer has no (readable) body: GET the app to learn its state.
+    pub async fn create_service_app(&self, tenant: &str) -> Result<Option<ServiceApp>, GraphError> {
+        let call = Call::new(self, OP_CREATE, tenant);
+        let resp = call
+            .send(
+                Method::POST,
+                &["serviceApps"],
+                Some(serde_json::json!({})),
+                None,
+            )
+            .await?;
+        if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(None);
+        }
+        match call.decode::<ServiceApp>(&resp) {
+            Ok(app) => Ok(Some(app)),
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "registration succeeded but its answer was not understood");
+                Ok(None)
+            }
+        }
+    }
+
+    /// `GET /solutions/backupRestore/serviceApps/{id}`; 404 gives `Ok(None)`.
+    pub async fn get_service_app(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<ServiceApp>, GraphError> {
+        let call = Call::new(self, OP_GET, tenant);
+        match call
+            .send(Method::GET, &["serviceApps", id], None, None)
+            .await
+        {
+            Ok(resp) => call.decode(&resp).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /solutions/backupRestore/serviceApps/{id}` (204). A 404 is an error with status
+    /// 404: the caller decides whether "already gone" is fine.
+    pub async fn delete_service_app(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
+        let call = Call::new(self, OP_DELETE, tenant);
+        call.send(Method::DELETE, &["serviceApps", id], None, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST .../serviceApps/{id}/activate {effectiveDateTime}` with a delegated token (202 +
+    /// the serviceApp).
+    pub async fn activate(
+        &self,
+        tenant: &str,
+        id: &str,
+        effective_date_time: &str,
+    ) -> Result<ServiceApp, GraphError> {
+        let call = Call::new(self, OP_ACTIVATE, tenant);
+        let body = serde_json::json!({ "effectiveDateTime": effective_date_time });
+        let resp = call
+            .send(
+                Method::POST,
+                &["serviceApps", id, "activate"],
+                Some(body),
+                Some(TokenKind::Delegated),
+            )
+            .await?;
+        self.service_app_answer(&call, &resp, id).await
+    }
+
+    /// `POST .../serviceApps/{id}/deactivate` with a delegated token (202 + the serviceApp).
+    pub async fn deactivate(&self, tenant: &str, id: &str) -> Result<ServiceApp, GraphError> {
+        let call = Call::new(self, OP_DEACTIVATE, tenant);
+        let resp = call
+            .send(
+                Method::POST,
+                &["serviceApps", id, "deactivate"],
+                None,
+                Some(TokenKind::Delegated),
+            )
+            .await?;
+        self.service_app_answer(&call, &resp, id).await
+    }
+
+    /// The serviceApp in an action's answer; when Graph sent no body, the app as a GET shows it.
+    async fn service_app_answer(
+        &self,
+        call: &Call<'_>,
+        resp: &RawResponse,
+        id: &str,
+    ) -> Result<ServiceApp, GraphError> {
+        if !resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+            return call.decode(resp);
+        }
+        tracing::debug!(
+            tenant = call.tenant,
+            operation = call.operation,
+            "no body in the answer; reading the serviceApp"
+        );
+        match self.get_service_app(call.tenant, id).await? {
+            Some(app) => Ok(app),
+            None => Err(call.error(
+                GraphErrorKind::Decode,
+                format!(
+                    "Graph accepted the request (HTTP {}) but serviceApp {id} cannot be read back",
+                    resp.status
+                ),
+            )),
+        }
+    }
+}
+
+/// One logical call: its operation name, tenant, client-request-id and deadline.
+struct Call<'a> {
+    client: &'a GraphClient,
+    operation: &'static str,
+    tenant: &'a str,
+    client_request_id: String,
+    deadline: Instant,
+}
+
+impl<'a> Call<'a> {
+    fn new(client: &'a GraphClient, operation: &'static str, tenant: &'a str) -> Self {
+        Call {
+            client,
+            operation,
+            tenant,
+            client_request_id: uuid::Uuid::new_v4().to_string(),
+            deadline: Instant::now() + client.inner.settings.request_timeout,
+        }
+    }
+
+    fn error(&self, kind: GraphErrorKind, message: impl Into<String>) -> GraphError {
+        let mut e = GraphError::new(kind, self.operation, self.tenant, message);
+        e.client_request_id = Some(self.client_request_id.clone());
+        e
+    }
+
+    fn url(&self, segments: &[&str]) -> Result<Url, GraphError> {
+        let root = self
+            .client
+            .inner
+            .root
+            .as_ref()
+            .map_err(|e| self.error(GraphErrorKind::Config, e.clone()))?;
+        Ok(join_segments(root, segments))
+    }
+
+    /// Accepts an `@odata.nextLink` only on the configured Graph origin (the bearer token must
+    /// never go elsewhere).
+    fn next_link(&self, link: &str) -> Result<Url, GraphError> {
+        let root = self.url(&[])?;
+        let next = Url::parse(link.trim()).or_else(|_| root.join(link.trim()));
+        match next {
+            Ok(u) if u.origin() == root.origin() => Ok(u),
+            _ => Err(self.error(
+                GraphErrorKind::Decode,
+                format!(
+                    "Graph returned a next page link outside graph_endpoint: {}",
+                    truncate_chars(link, 200)
+                ),
+            )),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<serde_json::Value>,
+        kind: Option<TokenKind>,
+    ) -> Result<RawResponse, GraphError> {
+        let url = self.url(segments)?;
+        self.send_url(method, url, body, kind).await
+    }
+
+    /// Sends the request with a token of `kind` (default: [`GraphClient::default_token_kind`]);
+    /// returns the 2xx answer, or the error. A 401 `InvalidAuthenticationToken` drops the cached
+    /// token and retries once with a fresh one.
+    async fn send_url(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+        kind: Option<TokenKind>,
+    ) -> Result<RawResponse, GraphError> {
+        let inner = &self.client.inner;
+        let kind = kind.unwrap_or_else(|| self.client.default_token_kind());
+        let body = body.map(|b| serde_json::to_vec(&b).unwrap_or_default());
+        let path = url.path().to_owned();
+        let mut token_refreshed = false;
+        loop {
+            let token =
+                match tokio::time::timeout_at(self.deadline, inner.auth.token(self.tenant, kind))
+                    .await
+                {
+                    Err(_) => {
+                        let mut e = GraphError::from_auth(
+                            self.operation,
+                            self.tenant,
+                            crate::auth::AuthError::Timeout,
+                        );
+                        e.client_request_id = Some(self.client_request_id.clone());
+                        return Err(e);
+                    }
+                    Ok(Err(auth_err)) => {
+                        let mut e = GraphError::from_auth(self.operation, self.tenant, auth_err);
+                        e.client_request_id = Some(self.client_request_id.clone());
+                        return Err(e);
+                    }
+                    Ok(Ok(t)) => t,
+                };
+            let log = LogContext {
+                service: "graph",
+                operation: self.operation,
+                tenant: self.tenant,
+                method: &method,
+                path: &path,
+            };
+            let build = || {
+                let mut rb = inner
+                    .http
+                    .request(method.clone(), url.clone())
+                    .bearer_auth(token.secret.expose())
+                    .header(ACCEPT, "application/json")
+                    .header("client-request-id", &self.client_request_id)
+                    .header("Prefer", "include-unknown-enum-members");
+                if let Some(b) = &body {
+                    rb = rb.header(CONTENT_TYPE, "application/json").body(b.clone());
+                }
+                rb
+            };
+            let resp =
+                match send_with_retries(&build, self.deadline, inner.settings.max_retries, &log)
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.send_error(e)),
+                };
+            if resp.is_success() {
+                return Ok(resp);
+            }
+            if resp.status == 401 && !token_refreshed {
+                let code = parse_graph_error(&resp.body).and_then(|p| p.code);
+                if code
+                    .as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case("InvalidAuthenticationToken"))
+                {
+                    tracing::debug!(
+                        tenant = self.tenant,
+                        %kind,
+                        "token rejected by Graph; retrying once with a fresh token"
+                    );
+                    inner
+                        .auth
+                        .invalidate_token(self.tenant, kind, &token.secret);
+                    token_refreshed = true;
+                    continue;
+                }
+            }
+            let mut e = error_from_answer(
+                self.operation,
+                self.tenant,
+                resp.status,
+                &resp.body,
+                resp.request_id.clone(),
+                &self.client_request_id,
+                resp.attempts,
+            );
+            if resp.status == 401 {
+                e.message.push_str(&format!(" ({kind} token)"));
+            }
+            return Err(e);
+        }
+    }
+
+    fn send_error(&self, e: SendError) -> GraphError {
+        let timeout = self.client.inner.settings.request_timeout;
+        match e {
+            SendError::Timeout {
+                attempts,
+                last,
+                last_transport,
+            } => {
+                let mut msg = format!(
+                    "no successful answer within request_timeout ({}) after {attempts} attempt{}",
+                    fmt_duration(timeout),
+                    if attempts == 1 { "" } else { "s" }
+                );
+                let mut err = self.error(GraphErrorKind::Timeout, String::new());
+                if let Some(last) = last {
+                    let parsed = error_from_answer(
+                        self.operation,
+                        self.tenant,
+                        last.status,
+                        &last.body,
+                        last.request_id.clone(),
+                        &self.client_request_id,
+                        1,
+                    );
+                    msg.push_str(&format!("; last answer: HTTP {}", last.status));
+                    if let Some(c) = &parsed.code {
+                        msg.push_str(&format!(" {c}"));
+                    }
+                    msg.push_str(&format!(": {}", parsed.message));
+                    err.status = parsed.status;
+                    err.code = parsed.code;
+                    err.request_id = parsed.request_id;
+                } else if let Some(t) = last_transport {
+                    msg.push_str(&format!("; last error: {t}"));
+                }
+                err.message = msg;
+                err
+            }
+            SendError::Transport {
+                attempts, message, ..
+            } => self.error(
+                GraphErrorKind::Transport,
+                format!(
+                    "could not reach Graph ({attempts} attempt{}): {message}",
+                    if attempts == 1 { "" } else { "s" }
+                ),
+            ),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, resp: &RawResponse) -> Result<T, GraphError> {
+        let fail = |message: String| {
+            let mut e = self.error(GraphErrorKind::Decode, message);
+            e.status = Some(resp.status);
+            e.request_id = resp.request_id.clone();
+            e
+        };
+        if resp.truncated {
+            return Err(fail(format!(
+                "Graph's answer is larger than {} bytes",
+                super::http::MAX_BODY_BYTES
+            )));
+        }
+        serde_json::from_slice(&resp.body).map_err(|e| {
+            fail(format!(
+                "could not decode Graph's answer (HTTP {}): {e}; body starts with: {}",
+                resp.status,
+                excerpt(&resp.body, 200)
+            ))
+        })
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AuthSettings;
+
+    fn settings(endpoint: &str, version: &str) -> GraphSettings {
+        GraphSettings {
+            graph_endpoint: endpoint.into(),
+            api_version: version.into(),
+            request_timeout: Duration::from_secs(5),
+            max_retries: 2,
+        }
+    }
+
+    #[test]
+    fn root_urls() {
+        assert_eq!(
+            backup_restore_root_url(&settings("https://graph.microsoft.com", "v1.0"))
+                .unwrap()
+                .as_str(),
+            "https://graph.microsoft.com/v1.0/solutions/backupRestore"
+        );
+        assert_eq!(
+            backup_restore_root_url(&settings("https://127.0.0.1:8443/", "beta"))
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1:8443/beta/solutions/backupRestore"
+        );
+        assert!(
+            backup_restore_root_url(&settings("http://127.0.0.1:8443", "v1.0"))
+                .unwrap_err()
+                .contains("https")
+        );
+        assert!(
+            backup_restore_root_url(&settings("https://graph.microsoft.com", "v2"))
+                .unwrap_err()
+                .contains("api_version")
+        );
+        assert!(
+            backup_restore_root_url(&settings("https://graph.microsoft.com/v1.0/", "v1.0"))
+                .unwrap_err()
+                .contains("API version")
+        );
+    }
+
+    fn auth() -> Arc<Authenticator> {
+        Arc::new(Authenticator::new(
+            AuthSettings {
+                authority_host: "https://login.example.test".into(),
+                client_id: Some("app".into()),
+                client_secret: None,
+                delegated_refresh_token: None,
+                delegated_access_token: None,
+                app_scope: "https://graph.microsoft.com/.default".into(),
+                delegated_scope: "https://graph.microsoft.com/.default offline_access".into(),
+                request_timeout: Duration::from_secs(5),
+            },
+            crate::graph::build_http_client(Duration::from_secs(5)).unwrap(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn http_endpoint_fails_every_call_clearly() {
+        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        assert!(GraphClient::try_new(settings("http://x", "v1.0"), auth(), http.clone()).is_err());
+        let c = GraphClient::new(settings("http://x", "v1.0"), auth(), http);
+        let e = c.get_root("t").await.unwrap_err();
+        assert_eq!(e.kind, GraphErrorKind::Config);
+        assert!(e.user_message().contains("https"), "{}", e.user_message());
+    }
+
+    #[tokio::test]
+    async fn activate_without_delegated_credential_says_how_to_sign_in() {
+        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        let c = GraphClient::new(settings("https://graph.example.test", "v1.0"), auth(), http);
+        let e = c
+            .activate("tenant-1", "app", "2030-01-01T00:00:00Z")
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            e.kind,
+            GraphErrorKind::Auth(crate::auth::AuthError::NotConfigured {
+                kind: TokenKind::Delegated,
+                ..
+            })
+        ));
+        let m = e.user_message();
+        assert!(
+            m.contains("terraform-provider-m365backup login --tenant tenant-1 --client-id app"),
+            "{m}"
+        );
+        assert!(e.client_request_id.is_some());
+        assert_eq!(c.authenticator().token_requests(), 0);
+    }
+
+    #[test]
+    fn next_links_must_stay_on_the_graph_origin() {
+        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        let c = GraphClient::new(settings("https://graph.example.test", "v1.0"), auth(), http);
+        let call = Call::new(&c, OP_LIST, "t");
+        assert!(
+            call.next_link(
+                "https://graph.example.test/v1.0/solutions/backupRestore/serviceApps?$skiptoken=a"
+            )
+            .is_ok()
+        );
+        assert!(call.next_link("https://evil.example/steal").is_err());
+        assert!(call.next_link("http://graph.example.test/v1.0/x").is_err());
+        assert!(
+            call.next_link("https://graph.example.test:444/v1.0/x")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn durations_print_nicely() {
+        assert_eq!(fmt_duration(Duration::from_secs(60)), "60s");
+        assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}

@@ -1,0 +1,14 @@
+//! Microsoft Graph Backup Storage control-plane client: HTTP (one shared reqwest client, retries
+//! with `Retry-After`, a deadline per call, request-ids in every error) and the serde models.
+
+pub mod client;
+pub mod error;
+pub mod http;
+pub mod models;
+pub mod retry;
+
+pub use crate::auth::TokenKind;
+pub use client::{API_VERSIONS, GraphClient, GraphSettings, backup_restore_root_url};
+pub use error::{GraphError, GraphErrorBody, GraphErrorKind, parse_graph_error};
+pub use http::{MAX_BODY_BYTES, build_http_client, user_agent, validate_https};
+pub use models::{BackupRestoreRoot, Identity, IdentitySet, ServiceApp, ServiceStatus};
