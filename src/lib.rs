@@ -1,5 +1,13 @@
 //! terraform-provider-m365backup: makes an app the Microsoft 365 Backup Storage controller of a
 //! tenant, as Terraform resources.
 
+pub mod auth;
+pub mod config;
+pub mod graph;
 pub mod lifecycle;
+pub mod logging;
+pub mod plugin_socket;
+pub mod provider;
+pub mod resources;
+pub mod schema;
 pub mod timefmt;

@@ -1,0 +1,392 @@
+//! The provider: its configuration schema, and `configure`, which builds the one HTTP client,
+//! token cache and Graph client that every resource and data source shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tf_provider::schema::{AttributeType, Schema};
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
+
+use crate::auth::{AuthSettings, Authenticator, Secret};
+use crate::config::{self, AppOnlyCredential, ProviderSettings, RawProviderConfig};
+use crate::graph::{GraphClient, GraphSettings, build_http_client};
+use crate::lifecycle::Problem;
+use crate::schema::{Kind, attr, schema, secret};
+
+/// What `configure` builds, shared by every resource.
+pub struct ProviderContext {
+    pub graph: GraphClient,
+    pub auth: Arc<Authenticator>,
+    pub default_tenant: Option<String>,
+    pub client_id: Option<String>,
+}
+
+impl ProviderContext {
+    /// The tenant a resource works in: its own `tenant_id`, else the provider's.
+    pub fn tenant_for(&self, configured: Option<&str>) -> Result<String, Problem> {
+        let tenant = configured
+            .map(str::to_string)
+            .or_else(|| self.default_tenant.clone());
+        match tenant {
+            Some(t) if config::is_guid(&t) => Ok(t),
+            Some(t) => Err(Problem {
+                attribute: Some("tenant_id"),
+                summary: "Invalid tenant_id".into(),
+                detail: format!(
+                    "tenant_id {t:?} is not a tenant ID (a GUID such as 00000000-0000-0000-0000-000000000000)."
+                ),
+            }),
+            None => Err(Problem {
+                attribute: Some("tenant_id"),
+                summary: "No tenant".into(),
+                detail:
+                    "Set tenant_id on the resource, or tenant_id (ARM_TENANT_ID) on the provider."
+                        .into(),
+            }),
+        }
+    }
+}
+
+/// Holds the context once Terraform has configured the provider; resources are created before.
+#[derive(Default, Clone)]
+pub struct SharedContext(Arc<RwLock<Option<Arc<ProviderContext>>>>);
+
+impl SharedContext {
+    pub fn get(&self, diags: &mut Diagnostics) -> Option<Arc<ProviderContext>> {
+        let ctx = self.0.read().ok().and_then(|guard| guard.clone());
+        if ctx.is_none() {
+            diags.root_error(
+                "Provider not configured",
+                "The m365backup provider was used before Terraform configured it. This is a bug in the provider or Terraform; please report it.",
+            );
+        }
+        ctx
+    }
+
+    fn set(&self, ctx: ProviderContext) {
+        if let Ok(mut guard) = self.0.write() {
+            *guard = Some(Arc::new(ctx));
+        }
+    }
+}
+
+/// `provider "m365backup" {}` arguments as Terraform sends them.
+#[derive(Serialize, Deserialize, Default, Debug)]
+pub struct ProviderConfig {
+    pub tenant_id: Value<String>,
+    pub client_id: Value<String>,
+    pub client_secret: Value<String>,
+    pub client_secret_file_path: Value<String>,
+    pub client_certificate: Value<String>,
+    pub client_certificate_path: Value<String>,
+    pub client_certificate_password: Value<String>,
+    pub use_oidc: Value<bool>,
+    pub oidc_token: Value<String>,
+    pub oidc_token_file_path: Value<String>,
+    pub oidc_request_url: Value<String>,
+    pub oidc_request_token: Value<String>,
+    pub use_msi: Value<bool>,
+    pub delegated_refresh_token: Value<String>,
+    pub delegated_access_token: Value<String>,
+    pub token_cache_path: Value<String>,
+    pub environment: Value<String>,
+    pub graph_endpoint: Value<String>,
+    pub authority_host: Value<String>,
+    pub api_version: Value<String>,
+    pub request_timeout: Value<String>,
+    pub max_retries: Value<i64>,
+}
+
+impl ProviderConfig {
+    fn raw(self) -> RawProviderConfig {
+        RawProviderConfig {
+            tenant_id: self.tenant_id.as_option(),
+            client_id: self.client_id.as_option(),
+            client_secret: self.client_secret.as_option(),
+            client_secret_file_path: self.client_secret_file_path.as_option(),
+            client_certificate: self.client_certificate.as_option(),
+            client_certificate_path: self.client_certificate_path.as_option(),
+            client_certificate_password: self.client_certificate_password.as_option(),
+            use_oidc: self.use_oidc.as_option(),
+            oidc_token: self.oidc_token.as_option(),
+            oidc_token_file_path: self.oidc_token_file_path.as_option(),
+            oidc_request_url: self.oidc_request_url.as_option(),
+            oidc_request_token: self.oidc_request_token.as_option(),
+            use_msi: self.use_msi.as_option(),
+            delegated_refresh_token: self.delegated_refresh_token.as_option(),
+            delegated_access_token: self.delegated_access_token.as_option(),
+            token_cache_path: self.token_cache_path.as_option(),
+            environment: self.environment.as_option(),
+            graph_endpoint: self.graph_endpoint.as_option(),
+            authority_host: self.authority_host.as_option(),
+            api_version: self.api_version.as_option(),
+            request_timeout: self.request_timeout.as_option(),
+            max_retries: self.max_retries.as_option(),
+        }
+    }
+}
+
+/// The provider itself.
+#[derive(Default)]
+pub struct M365BackupProvider {
+    shared: SharedContext,
+}
+
+/// Adds a [`Problem`] to Terraform's diagnostics, on its attribute when it names one.
+pub fn add_problem(diags: &mut Diagnostics, problem: &Problem, warning: bool) {
+    let (summary, detail) = (problem.summary.clone(), problem.detail.clone());
+    match (problem.attribute, warning) {
+        (Some(attribute), false) => diags.error(summary, detail, AttributePath::new(attribute)),
+        (Some(attribute), true) => diags.warning(summary, detail, AttributePath::new(attribute)),
+        (None, false) => diags.root_error(summary, detail),
+        (None, true) => diags.root_warning(summary, detail),
+    }
+}
+
+fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Problem> {
+    let http = build_http_client(settings.request_timeout).map_err(|e| Problem {
+        attribute: None,
+        summary: "Cannot set up HTTPS".into(),
+        detail: format!("The provider could not create its HTTPS client: {e}"),
+    })?;
+    let client_secret = match &settings.app_only {
+        AppOnlyCredential::ClientSecret(secret) => Some(Secret::new(secret.clone())),
+        AppOnlyCredential::Unsupported(kind) => {
+            return Err(Problem {
+                attribute: None,
+                summary: format!("The {kind} credential is not supported by this provider version"),
+                detail: format!(
+                    "The configuration selects a {kind} credential, which this version of \
+                     terraform-provider-m365backup does not implement yet. Use client_secret \
+                     (ARM_CLIENT_SECRET) or client_secret_file_path for app-only calls, plus a \
+                     delegated sign-in (M365BACKUP_DELEGATED_REFRESH_TOKEN) for activate/deactivate."
+                ),
+            });
+        }
+        AppOnlyCredential::None => None,
+    };
+    let auth = Authenticator::new(
+        AuthSettings {
+            authority_host: settings.authority_host.clone(),
+            client_id: settings.client_id.clone(),
+            client_secret,
+            delegated_refresh_token: settings.delegated_refresh_token.clone().map(Secret::new),
+            delegated_access_token: settings.delegated_access_token.clone().map(Secret::new),
+            app_scope: settings.app_scope(),
+            delegated_scope: settings.delegated_scope(),
+            request_timeout: settings.request_timeout,
+        },
+        http.clone(),
+    )
+    .with_max_retries(settings.max_retries);
+    let auth = Arc::new(auth);
+    let graph = GraphClient::new(
+        GraphSettings {
+            graph_endpoint: settings.graph_endpoint.clone(),
+            api_version: settings.api_version.clone(),
+            request_timeout: settings.request_timeout,
+            max_retries: settings.max_retries,
+        },
+        auth.clone(),
+        http,
+    );
+    Ok(ProviderContext {
+        graph,
+        auth,
+        default_tenant: settings.tenant_id,
+        client_id: settings.client_id,
+    })
+}
+
+#[async_trait]
+impl Provider for M365BackupProvider {
+    type Config<'a> = ProviderConfig;
+    type MetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        use AttributeType::{Bool, Number, String};
+        Some(schema(
+            0,
+            "Makes an Entra app the **Microsoft 365 Backup Storage controller** of Microsoft 365 tenants. Every argument is optional and falls back to the environment variable named in its description.",
+            vec![
+                attr(
+                    "tenant_id",
+                    String,
+                    Kind::Optional,
+                    "Default consuming tenant ID (GUID). Env: `ARM_TENANT_ID`.",
+                ),
+                attr(
+                    "client_id",
+                    String,
+                    Kind::Optional,
+                    "Application (client) ID of the controller app. Env: `ARM_CLIENT_ID`.",
+                ),
+                secret(
+                    "client_secret",
+                    "Client secret of the controller app, for app-only calls. Env: `ARM_CLIENT_SECRET`.",
+                ),
+                attr(
+                    "client_secret_file_path",
+                    String,
+                    Kind::Optional,
+                    "Path to a file holding the client secret. Env: `ARM_CLIENT_SECRET_FILE_PATH`.",
+                ),
+                secret(
+                    "client_certificate",
+                    "Base64-encoded PKCS#12 client certificate. Env: `ARM_CLIENT_CERTIFICATE`.",
+                ),
+                attr(
+                    "client_certificate_path",
+                    String,
+                    Kind::Optional,
+                    "Path to a PKCS#12 client certificate. Env: `ARM_CLIENT_CERTIFICATE_PATH`.",
+                ),
+                secret(
+                    "client_certificate_password",
+                    "Password of the PKCS#12 certificate. Env: `ARM_CLIENT_CERTIFICATE_PASSWORD`.",
+                ),
+                attr(
+                    "use_oidc",
+                    Bool,
+                    Kind::Optional,
+                    "Use a federated (OIDC) credential. Env: `ARM_USE_OIDC`.",
+                ),
+                secret(
+                    "oidc_token",
+                    "An OIDC ID token to exchange. Env: `ARM_OIDC_TOKEN`.",
+                ),
+                attr(
+                    "oidc_token_file_path",
+                    String,
+                    Kind::Optional,
+                    "Path to a file holding an OIDC ID token. Env: `ARM_OIDC_TOKEN_FILE_PATH`.",
+                ),
+                attr(
+                    "oidc_request_url",
+                    String,
+                    Kind::Optional,
+                    "GitHub Actions ID token request URL. Env: `ARM_OIDC_REQUEST_URL`, then `ACTIONS_ID_TOKEN_REQUEST_URL`.",
+                ),
+                secret(
+                    "oidc_request_token",
+                    "GitHub Actions ID token request bearer token. Env: `ARM_OIDC_REQUEST_TOKEN`, then `ACTIONS_ID_TOKEN_REQUEST_TOKEN`.",
+                ),
+                attr(
+                    "use_msi",
+                    Bool,
+                    Kind::Optional,
+                    "Use a managed identity. Env: `ARM_USE_MSI`.",
+                ),
+                secret(
+                    "delegated_refresh_token",
+                    "Refresh token of a tenant admin signed in to the controller app; needed for activate/deactivate. Env: `M365BACKUP_DELEGATED_REFRESH_TOKEN`.",
+                ),
+                secret(
+                    "delegated_access_token",
+                    "A ready delegated access token (valid for its own tenant only). Env: `M365BACKUP_DELEGATED_ACCESS_TOKEN`.",
+                ),
+                attr(
+                    "token_cache_path",
+                    String,
+                    Kind::Optional,
+                    "Token cache written by `terraform-provider-m365backup login`. Default `~/.m365backup/token-cache.json`. Env: `M365BACKUP_TOKEN_CACHE`.",
+                ),
+                attr(
+                    "environment",
+                    String,
+                    Kind::Optional,
+                    "Cloud: `public` (default), `usgovernment`, `dod` or `china`. Env: `ARM_ENVIRONMENT`.",
+                ),
+                attr(
+                    "graph_endpoint",
+                    String,
+                    Kind::Optional,
+                    "Override of the Microsoft Graph endpoint (scheme + host + port, https only), e.g. the emulator. Env: `M365BACKUP_GRAPH_ENDPOINT`.",
+                ),
+                attr(
+                    "authority_host",
+                    String,
+                    Kind::Optional,
+                    "Override of the Entra authority host (https only). Env: `M365BACKUP_AUTHORITY_HOST`.",
+                ),
+                attr(
+                    "api_version",
+                    String,
+                    Kind::Optional,
+                    "Graph API version: `v1.0` (default) or `beta`. Env: `M365BACKUP_API_VERSION`.",
+                ),
+                attr(
+                    "request_timeout",
+                    String,
+                    Kind::Optional,
+                    "Bound on one Graph or Entra call including its retries, e.g. `\"60s\"` (default). Env: `M365BACKUP_REQUEST_TIMEOUT`.",
+                ),
+                attr(
+                    "max_retries",
+                    Number,
+                    Kind::Optional,
+                    "Retries on throttling (429), server errors and connection errors, honouring `Retry-After` (default 8). Env: `M365BACKUP_MAX_RETRIES`.",
+                ),
+            ],
+        ))
+    }
+
+    async fn configure<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        terraform_version: String,
+        config: Self::Config<'a>,
+    ) -> Option<()> {
+        tracing::debug!(terraform_version, "configuring provider");
+        let raw = config.raw();
+        let settings = match config::resolve(&raw, &|name| std::env::var(name).ok(), &|path| {
+            std::fs::read_to_string(path).map_err(|e| e.to_string())
+        }) {
+            Ok(settings) => settings,
+            Err(e) => {
+                diags.error(e.summary, e.detail, AttributePath::new(e.attribute));
+                return None;
+            }
+        };
+        tracing::debug!(
+            graph_endpoint = %settings.graph_endpoint,
+            authority_host = %settings.authority_host,
+            api_version = %settings.api_version,
+            "provider settings resolved"
+        );
+        match settings_to_context(settings) {
+            Ok(ctx) => {
+                self.shared.set(ctx);
+                Some(())
+            }
+            Err(problem) => {
+                add_problem(diags, &problem, false);
+                None
+            }
+        }
+    }
+
+    fn get_resources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+        let mut resources: HashMap<String, Box<dyn DynamicResource>> = HashMap::new();
+        resources.insert(
+            "service_app".into(),
+            Box::new(crate::resources::service_app::ServiceAppResource::new(
+                self.shared.clone(),
+            )),
+        );
+        Some(resources)
+    }
+
+    fn get_data_sources(
+        &self,
+        _diags: &mut Diagnostics,
+    ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
+        Some(HashMap::new())
+    }
+}
