@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod data_sources;
 pub mod graph;
 pub mod lifecycle;
 pub mod logging;

@@ -375,6 +375,14 @@ impl Provider for M365BackupProvider {
     ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
         let mut resources: HashMap<String, Box<dyn DynamicResource>> = HashMap::new();
         resources.insert(
+            "billing_enablement".into(),
+            Box::new(
+                crate::resources::billing_enablement::BillingEnablementResource::new(
+                    self.shared.clone(),
+                ),
+            ),
+        );
+        resources.insert(
             "service_app".into(),
             Box::new(crate::resources::service_app::ServiceAppResource::new(
                 self.shared.clone(),
@@ -387,6 +395,19 @@ impl Provider for M365BackupProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        Some(HashMap::new())
+        let mut sources: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
+        sources.insert(
+            "service".into(),
+            Box::new(crate::data_sources::service::ServiceDataSource::new(
+                self.shared.clone(),
+            )),
+        );
+        sources.insert(
+            "service_apps".into(),
+            Box::new(
+                crate::data_sources::service_apps::ServiceAppsDataSource::new(self.shared.clone()),
+            ),
+        );
+        Some(sources)
     }
 }

@@ -164,6 +164,18 @@ impl Authenticator {
         a.authority.clone().map(|_| a)
     }
 
+    /// Test-only: an authenticator whose authority may be plain http (a local test server).
+    #[cfg(test)]
+    pub(crate) fn for_tests_with_authority(
+        settings: AuthSettings,
+        http: reqwest::Client,
+        authority: Url,
+    ) -> Self {
+        let mut a = Self::new(settings, http);
+        a.authority = Ok(authority);
+        a
+    }
+
     /// Bound on retries of one token request (default [`DEFAULT_MAX_RETRIES`]).
     pub fn with_max_retries(mut self, max_retries: u32) -> Self {
         self.max_retries = max_retries;

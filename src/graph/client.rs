@@ -127,6 +127,28 @@ impl GraphClient {
         c.inner.root.clone().map(|_| c)
     }
 
+    /// Test-only: a client whose endpoint may be plain http (a local test server).
+    #[cfg(test)]
+    pub(crate) fn for_tests_with_endpoint(
+        settings: GraphSettings,
+        auth: Arc<Authenticator>,
+        http: reqwest::Client,
+        endpoint: Url,
+    ) -> Self {
+        let root = join_segments(
+            &endpoint,
+            &[&settings.api_version, "solutions", "backupRestore"],
+        );
+        GraphClient {
+            inner: Arc::new(Inner {
+                settings,
+                root: Ok(root),
+                auth,
+                http,
+            }),
+        }
+    }
+
     pub fn settings(&self) -> &GraphSettings {
         &self.inner.settings
     }

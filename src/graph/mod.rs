@@ -7,6 +7,11 @@ pub mod http;
 pub mod models;
 pub mod retry;
 
+#[cfg(test)]
+mod io_tests;
+#[cfg(test)]
+pub(crate) mod testserver;
+
 pub use crate::auth::TokenKind;
 pub use client::{API_VERSIONS, GraphClient, GraphSettings, backup_restore_root_url};
 pub use error::{GraphError, GraphErrorBody, GraphErrorKind, parse_graph_error};

@@ -1,6 +1,7 @@
 //! Terraform resources, and the helpers they share: Graph errors as diagnostics, the existing
 //! controller lookup, the delegated sign-in check.
 
+pub mod billing_enablement;
 pub mod service_app;
 
 use tf_provider::Diagnostics;
