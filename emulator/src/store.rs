@@ -1,0 +1,339 @@
+//! Shared emulator state: persisted part (tenants, apps, clock offset, token cutoff) in
+//! `state.json`, volatile part (device codes, auth codes, faults, request log) in memory.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::lifecycle::{InitialController, Tenant};
+
+pub const STATE_FILE: &str = "state.json";
+pub const JWT_KEY_FILE: &str = "jwt-hs256.key";
+/// The request log keeps at most this many entries (oldest dropped first).
+pub const REQUEST_LOG_CAP: usize = 50_000;
+
+/// An Entra app registration the token endpoint accepts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppReg {
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated_subject: Option<String>,
+    #[serde(default)]
+    pub public_client: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Home tenant of a managed identity (tokens from the MSI endpoint); default: demo tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Persisted {
+    pub version: u32,
+    /// Virtual clock = real clock + this offset.
+    pub clock_offset_ns: i64,
+    /// Access tokens issued at or before this real time (unix microseconds) are expired.
+    #[serde(default)]
+    pub tokens_not_before_us: i64,
+    pub tenants: BTreeMap<String, Tenant>,
+    pub apps: BTreeMap<String, AppReg>,
+}
+
+impl Persisted {
+    fn fresh(now: OffsetDateTime) -> Self {
+        let mut s = Self {
+            version: 1,
+            clock_offset_ns: 0,
+            tokens_not_before_us: 0,
+            tenants: BTreeMap::new(),
+            apps: BTreeMap::new(),
+        };
+        s.tenants.insert(
+            crate::demo::TENANT_ID.to_string(),
+            Tenant::new(crate::demo::TENANT_ID, InitialController::None, now),
+        );
+        s.apps.insert(
+            crate::demo::CLIENT_ID.to_string(),
+            AppReg {
+                client_id: crate::demo::CLIENT_ID.to_string(),
+                client_secret: Some(crate::demo::CLIENT_SECRET.to_string()),
+                public_client: true,
+                display_name: Some("m365backup demo controller".to_string()),
+                ..Default::default()
+            },
+        );
+        s
+    }
+
+    pub fn tenant_mut(&mut self, id: &str) -> Option<&mut Tenant> {
+        let key = self
+            .tenants
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(id))?
+            .clone();
+        self.tenants.get_mut(&key)
+    }
+
+    pub fn tenant_id(&self, id: &str) -> Option<String> {
+        self.tenants
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(id))
+            .cloned()
+    }
+
+    pub fn app(&self, client_id: &str) -> Option<&AppReg> {
+        self.apps
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(client_id))
+            .map(|(_, v)| v)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceCode {
+    pub device_code: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub tenant: String,
+    pub scope: String,
+    #[serde(skip)]
+    pub expires_at: OffsetDateTime,
+    pub expires_at_rfc3339: String,
+    pub approved_user: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub client_id: String,
+    pub tenant: String,
+    pub scope: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub user_id: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Fault {
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// `"<seconds>"` (or a number) for a delta-seconds Retry-After, `"http-date"` for an
+    /// HTTP-date `retry_after_seconds` (default 2) ahead.
+    #[serde(default)]
+    pub retry_after: Option<serde_json::Value>,
+    #[serde(default)]
+    pub retry_after_seconds: Option<u64>,
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    #[serde(default)]
+    pub drop: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub method: String,
+    pub path: String,
+    pub status: Option<u16>,
+    pub token_kind: Option<&'static str>,
+    pub tenant: Option<String>,
+    pub time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<&'static str>,
+}
+
+#[derive(Default)]
+pub struct Volatile {
+    pub device_codes: Vec<DeviceCode>,
+    pub auth_codes: HashMap<String, AuthCode>,
+    pub faults: Vec<Fault>,
+    pub requests: VecDeque<LogEntry>,
+}
+
+pub struct Emu {
+    pub state_dir: PathBuf,
+    state: Mutex<Persisted>,
+    generation: AtomicU64,
+    written: Mutex<u64>,
+    pub volatile: Mutex<Volatile>,
+    pub jwt_key: Vec<u8>,
+    /// Mirror of `Persisted::clock_offset_ns`, readable without the state lock.
+    clock_offset_ns: AtomicI64,
+    pub ca_cert_path: PathBuf,
+    pub trust_bundle_path: PathBuf,
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n + 16);
+    while out.len() < n {
+        out.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+/// A random URL-safe token of about `n` bytes of entropy (UUID v4 based).
+pub fn random_token(n: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(n))
+}
+
+impl Emu {
+    pub fn open(
+        state_dir: &Path,
+        ca_cert_path: PathBuf,
+        trust_bundle_path: PathBuf,
+    ) -> Result<Self> {
+        let key_path = state_dir.join(JWT_KEY_FILE);
+        let jwt_key = if key_path.exists() {
+            let s = std::fs::read_to_string(&key_path)
+                .with_context(|| format!("reading {}", key_path.display()))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .with_context(|| format!("decoding {}", key_path.display()))?
+        } else {
+            let k = random_bytes(32);
+            crate::tls::write_private(
+                &key_path,
+                base64::engine::general_purpose::STANDARD
+                    .encode(&k)
+                    .as_bytes(),
+            )?;
+            k
+        };
+        let state_path = state_dir.join(STATE_FILE);
+        let state = if state_path.exists() {
+            let bytes = std::fs::read(&state_path)
+                .with_context(|| format!("reading {}", state_path.display()))?;
+            serde_json::from_slice::<Persisted>(&bytes).with_context(|| {
+                format!(
+                    "parsing {} (delete it to start afresh)",
+                    state_path.display()
+                )
+            })?
+        } else {
+            Persisted::fresh(OffsetDateTime::now_utc())
+        };
+        let offset = state.clock_offset_ns;
+        let emu = Self {
+            clock_offset_ns: AtomicI64::new(offset),
+            state_dir: state_dir.to_path_buf(),
+            state: Mutex::new(state),
+            generation: AtomicU64::new(1),
+            written: Mutex::new(0),
+            volatile: Mutex::new(Volatile::default()),
+            jwt_key,
+            ca_cert_path,
+            trust_bundle_path,
+        };
+        emu.mutate(|_| ())?;
+        Ok(emu)
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> OffsetDateTime {
+        let offset = self.clock_offset_ns.load(Ordering::SeqCst);
+        OffsetDateTime::now_utc() + time::Duration::nanoseconds(offset)
+    }
+
+    /// Moves the virtual clock forward by `seconds` (negative values are refused by the caller).
+    pub fn advance_clock(&self, seconds: f64) -> Result<OffsetDateTime> {
+        let delta = (seconds * 1e9) as i64;
+        self.mutate(|p| {
+            p.clock_offset_ns = p.clock_offset_ns.saturating_add(delta);
+            self.clock_offset_ns
+                .store(p.clock_offset_ns, Ordering::SeqCst);
+        })?;
+        Ok(self.now())
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Persisted> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn volatile(&self) -> std::sync::MutexGuard<'_, Volatile> {
+        self.volatile.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads the state without persisting.
+    pub fn read<R>(&self, f: impl FnOnce(&Persisted) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Changes the state and writes `state.json` (atomically, newest generation wins).
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut Persisted) -> R) -> Result<R> {
+        let (r, bytes, generation) = {
+            let mut g = self.lock();
+            let r = f(&mut g);
+            let bytes = serde_json::to_vec_pretty(&*g)?;
+            (r, bytes, self.generation.fetch_add(1, Ordering::SeqCst))
+        };
+        self.write(generation, &bytes)?;
+        Ok(r)
+    }
+
+    /// Like [`Emu::mutate`] but writes only when `f` reports a change.
+    pub fn mutate_if<R>(&self, f: impl FnOnce(&mut Persisted) -> (R, bool)) -> Result<R> {
+        let (r, pending) = {
+            let mut g = self.lock();
+            let (r, changed) = f(&mut g);
+            let pending = if changed {
+                Some((
+                    serde_json::to_vec_pretty(&*g)?,
+                    self.generation.fetch_add(1, Ordering::SeqCst),
+                ))
+            } else {
+                None
+            };
+            (r, pending)
+        };
+        if let Some((bytes, generation)) = pending {
+            self.write(generation, &bytes)?;
+        }
+        Ok(r)
+    }
+
+    fn write(&self, generation: u64, bytes: &[u8]) -> Result<()> {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        if generation <= *written {
+            return Ok(());
+        }
+        let path = self.state_dir.join(STATE_FILE);
+        let tmp = self.state_dir.join(format!("{STATE_FILE}.tmp"));
+        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        *written = generation;
+        Ok(())
+    }
+
+    pub fn log(&self, entry: LogEntry) {
+        let mut v = self.volatile();
+        if v.requests.len() >= REQUEST_LOG_CAP {
+            v.requests.pop_front();
+        }
+        v.requests.push_back(entry);
+    }
+}
