@@ -42,6 +42,8 @@ fn usage() -> String {
 
 fn serve() -> ExitCode {
     logging::init();
+    // reqwest and tf-provider's gRPC stack pull in two rustls crypto back ends; pick one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // A terminal Ctrl-C reaches the whole process group. Like go-plugin servers, keep running and
     // let Terraform finish or stop the provider, so an in-flight Graph call is not cut in half.
     // SAFETY: installing SIG_IGN for SIGINT has no preconditions.

@@ -259,6 +259,7 @@ fn throttling_and_server_errors_are_retried() {
         assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("active"));
 
         let t2 = env.tenant("none");
+        env.tf(&["state", "rm", "m365backup_service_app.this"]).expect_code(0, "next tenant");
         env.write_config(&service_app_block("this", &t2, ""));
         env.admin.fault(json!({"method": "POST", "path_prefix": format!("/v1.0/solutions/backupRestore/serviceApps/{DEMO_CLIENT_ID}/activate"), "status": 429, "retry_after": "http-date", "count": 1}));
         env.apply().expect_code(0, "apply through 429 (HTTP-date)");

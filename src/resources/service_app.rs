@@ -43,9 +43,12 @@ pub struct ServiceAppState {
 /// What the plan decided, carried to apply in Terraform's private state.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct PlannedAction {
-    /// Activate: `Some(None)` = now, `Some(Some(date))` = at that date.
+    /// Activate the app (at `activate_at`, or now when that is `None`).
     #[serde(default)]
-    pub activate_at: Option<Option<String>>,
+    pub activate: bool,
+    /// The concrete activation date fixed by the plan.
+    #[serde(default)]
+    pub activate_at: Option<String>,
     /// Deactivate first (cancel a pending activation).
     #[serde(default)]
     pub deactivate: bool,
@@ -190,10 +193,11 @@ fn validate_arguments(config: &ServiceAppState, diags: &mut Diagnostics) {
 
 fn private_for(date: ActivationDate, attribute: Option<&'static str>) -> PlannedAction {
     PlannedAction {
-        activate_at: Some(match date {
+        activate: true,
+        activate_at: match date {
             ActivationDate::Now => None,
             ActivationDate::At(d) => Some(canonical(d)),
-        }),
+        },
         deactivate: false,
         date_attribute: attribute.map(str::to_string),
     }
@@ -234,7 +238,10 @@ async fn activate_reconciled(
 /// The date to send to Graph for a planned activation, re-checked against the window now.
 fn activation_date_for_apply(action: &PlannedAction, diags: &mut Diagnostics) -> Option<String> {
     let now = OffsetDateTime::now_utc();
-    match action.activate_at.as_ref()? {
+    if !action.activate {
+        return None;
+    }
+    match action.activate_at.as_ref() {
         None => Some(canonical(now.replace_nanosecond(0).unwrap_or(now))),
         Some(date_text) => {
             let attribute = match action.date_attribute.as_deref() {
@@ -627,7 +634,7 @@ impl Resource for ServiceAppResource {
         let ctx = self.shared.get(diags)?;
         let tenant = opt(&planned.tenant_id)?;
         // Re-check the date before any Graph call: a saved plan may be applied days later.
-        let date = if action.activate_at.is_some() {
+        let date = if action.activate {
             Some(activation_date_for_apply(&action, diags)?)
         } else {
             None
@@ -691,7 +698,7 @@ impl Resource for ServiceAppResource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let mut state = planned;
-        if !action.deactivate && action.activate_at.is_none() {
+        if !action.deactivate && !action.activate {
             // Only Terraform's record changes.
             state.copy_computed_from(&prior);
             return Some((state, PlannedAction::default()));
@@ -699,7 +706,7 @@ impl Resource for ServiceAppResource {
         let ctx = self.shared.get(diags)?;
         let tenant = opt(&prior.tenant_id)?;
         let app_id = opt(&prior.service_app_id)?;
-        let date = if action.activate_at.is_some() {
+        let date = if action.activate {
             Some(activation_date_for_apply(&action, diags)?)
         } else {
             None
@@ -886,7 +893,8 @@ mod tests {
     fn apply_time_recheck_refuses_a_stale_date() {
         let mut diags = Diagnostics::default();
         let stale = PlannedAction {
-            activate_at: Some(Some("2020-01-01T00:00:00Z".into())),
+            activate: true,
+            activate_at: Some("2020-01-01T00:00:00Z".into()),
             deactivate: false,
             date_attribute: Some("effective_date_time".into()),
         };
@@ -894,7 +902,7 @@ mod tests {
         assert!(!diags.errors.is_empty());
         let mut diags = Diagnostics::default();
         let now = PlannedAction {
-            activate_at: Some(None),
+            activate: true,
             ..Default::default()
         };
         assert!(activation_date_for_apply(&now, &mut diags).is_some());

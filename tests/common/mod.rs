@@ -43,6 +43,15 @@ pub fn terraform_binaries() -> &'static [PathBuf] {
                 push(PathBuf::from(text));
             }
         }
+        // Shims (e.g. pyenv's `terraform` wrapper) may run a binary already listed: keep one
+        // binary per version.
+        let mut versions = Vec::new();
+        found.retain(|bin| {
+            let v = terraform_version(bin);
+            let keep = v != "unknown" && !versions.contains(&v);
+            versions.push(v);
+            keep
+        });
         assert!(
             !found.is_empty(),
             "no terraform binary found: run scripts/setup.sh, put terraform on PATH, or set TERRAFORM_BIN"
