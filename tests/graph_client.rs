@@ -4,7 +4,7 @@
 //! One emulator serves every test of this binary; tests run one at a time (they share its
 //! fault list and request log) and each uses its own tenant.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use m365backup_emulator::{EmulatorHandle, Options, demo};
@@ -42,9 +42,9 @@ fn shared() -> &'static Shared {
 }
 
 /// Serialises the tests of this file: they share the emulator's faults and request log.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 async fn admin(method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -149,7 +149,7 @@ fn client(cfg: Config) -> GraphClient {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_reads_cause_one_token_request() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     let c = client(Config::default());
     let mut tasks = Vec::new();
@@ -172,7 +172,7 @@ async fn fifty_concurrent_reads_cause_one_token_request() {
 
 #[tokio::test]
 async fn throttling_with_both_retry_after_forms_then_success() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     fault(json!({"method": "GET", "path_prefix": "/v1.0/solutions", "status": 429, "retry_after": "1", "count": 1})).await;
     fault(json!({"method": "GET", "path_prefix": "/v1.0/solutions", "status": 429, "retry_after": "http-date", "retry_after_seconds": 1, "count": 1})).await;
@@ -193,7 +193,7 @@ async fn throttling_with_both_retry_after_forms_then_success() {
 
 #[tokio::test]
 async fn service_unavailable_then_success() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     fault(json!({"method": "GET", "path_prefix": "/v1.0/solutions", "status": 503, "count": 1}))
         .await;
@@ -211,7 +211,7 @@ async fn service_unavailable_then_success() {
 
 #[tokio::test]
 async fn a_call_is_bounded_by_request_timeout() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     let c = client(Config {
         timeout: Duration::from_millis(2500),
@@ -229,7 +229,8 @@ async fn a_call_is_bounded_by_request_timeout() {
     let started = Instant::now();
     let e = c.get_root(&tenant).await.unwrap_err();
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_millis(2700), "{elapsed:?}");
+    // The bound plus scheduling slack on a loaded machine.
+    assert!(elapsed < Duration::from_millis(3500), "{elapsed:?}");
     assert_eq!(e.kind, GraphErrorKind::Timeout, "{e:?}");
     assert!(e.message.contains("attempts"), "{}", e.message);
     assert!(e.request_id.is_some(), "{e:?}");
@@ -243,14 +244,14 @@ async fn a_call_is_bounded_by_request_timeout() {
     .await;
     let started = Instant::now();
     let e = c.get_root(&tenant).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(2700));
+    assert!(started.elapsed() < Duration::from_millis(3500));
     assert_eq!(e.kind, GraphErrorKind::Timeout, "{e:?}");
     admin(reqwest::Method::DELETE, "/_emulator/faults", None).await;
 }
 
 #[tokio::test]
 async fn errors_carry_graph_request_ids() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     let c = client(Config::default());
     assert_eq!(
@@ -276,7 +277,7 @@ async fn errors_carry_graph_request_ids() {
 
 #[tokio::test]
 async fn register_activate_deactivate_with_app_only_and_delegated_tokens() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     let c = client(Config::default());
     let created = c.create_service_app(&tenant).await.expect("register");
@@ -335,7 +336,7 @@ async fn register_activate_deactivate_with_app_only_and_delegated_tokens() {
 
 #[tokio::test]
 async fn missing_delegated_credential_and_wrong_secret_are_explained() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     let c = client(Config {
         delegated: false,
@@ -368,7 +369,7 @@ async fn missing_delegated_credential_and_wrong_secret_are_explained() {
 
 #[tokio::test]
 async fn expired_tokens_are_replaced_once() {
-    let _g = serial();
+    let _g = serial().await;
     let tenant = fresh_tenant().await;
     let c = client(Config::default());
     c.get_root(&tenant).await.unwrap();

@@ -195,6 +195,22 @@ impl Env {
         std::fs::write(self.work_dir().join("main.tf"), text).unwrap();
     }
 
+    /// Copies the `.tf` files of `examples/<name>` into the working directory.
+    pub fn use_example(&self, name: &str) {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+        for entry in std::fs::read_dir(&src).expect("example exists") {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "tf") {
+                std::fs::copy(&path, self.work_dir().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+
+    /// Writes `terraform.tfvars.json` in the working directory.
+    pub fn write_vars(&self, vars: &Value) {
+        std::fs::write(self.work_dir().join("terraform.tfvars.json"), vars.to_string()).unwrap();
+    }
+
     pub fn set_env(&mut self, name: &str, value: &str) {
         self.extra_env.retain(|(n, _)| n != name);
         self.extra_env.push((name.to_string(), value.to_string()));
