@@ -382,3 +382,29 @@ fn bad_inputs_get_clear_errors_on_the_right_attribute() {
         env.plan().expect_code(1, "http endpoint").expect_contains("https", "refuses http");
     });
 }
+
+#[test]
+fn provider_logs_show_graph_calls_and_never_a_secret() {
+    for_each_terraform(|env| {
+        let tenant = env.tenant("none");
+        env.write_config(&service_app_block("this", &tenant, ""));
+        env.set_env("TF_LOG_PROVIDER", "DEBUG");
+        let run = env.apply();
+        run.expect_code(0, "apply with provider logs");
+        let secrets: Vec<(String, String)> = env
+            .emulator
+            .env_exports()
+            .into_iter()
+            .filter(|(name, _)| name.contains("SECRET") || name.contains("TOKEN"))
+            .collect();
+        assert!(!secrets.is_empty());
+        let all = run.combined();
+        assert!(all.contains("terraform-provider-m365backup"), "provider log lines reach Terraform");
+        assert!(all.contains("/solutions/backupRestore/serviceApps"), "Graph calls are logged:\n{all}");
+        for (name, value) in secrets {
+            assert!(!all.contains(&value), "{name} leaked into the logs");
+        }
+        let state = std::fs::read_to_string(env.work_dir().join("terraform.tfstate")).unwrap();
+        assert!(!state.contains(m365backup_emulator::demo::CLIENT_SECRET), "secret in state");
+    });
+}
