@@ -152,7 +152,7 @@ async fn throttling_with_both_retry_after_forms_then_success() {
     let elapsed = started.elapsed();
     // 1 s, then 1-2 s (the HTTP date has one-second resolution).
     assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
     let graph: Vec<Req> = server.requests().into_iter().filter(is_graph).collect();
     assert_eq!(graph.len(), 3);
     let crid = graph[0].header("client-request-id").unwrap();
@@ -199,7 +199,8 @@ async fn the_whole_call_is_bounded_by_request_timeout() {
     let started = Instant::now();
     let e = client.get_root(TENANT).await.unwrap_err();
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_millis(2600), "{elapsed:?}");
+    // The bound plus scheduling slack on a loaded machine.
+    assert!(elapsed < Duration::from_millis(3300), "{elapsed:?}");
     assert_eq!(e.kind, GraphErrorKind::Timeout, "{e:?}");
     let attempts = n.load(Ordering::SeqCst);
     assert!((2..=3).contains(&attempts), "{attempts}");
@@ -226,7 +227,7 @@ async fn a_slow_answer_is_cut_at_the_deadline() {
     let client = client_for(&server, g, auth_settings());
     let started = Instant::now();
     let e = client.get_root(TENANT).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_millis(1200));
+    assert!(started.elapsed() < Duration::from_millis(1800));
     assert_eq!(e.kind, GraphErrorKind::Timeout, "{e:?}");
     assert!(e.message.contains("after 1 attempt"), "{}", e.message);
 }
