@@ -408,3 +408,47 @@ fn provider_logs_show_graph_calls_and_never_a_secret() {
         assert!(!state.contains(m365backup_emulator::demo::CLIENT_SECRET), "secret in state");
     });
 }
+
+#[test]
+fn effective_after_becomes_one_stable_date() {
+    for_each_terraform(|env| {
+        let tenant = env.tenant("firstparty");
+        env.write_config(&service_app_block("this", &tenant, "  effective_after = \"8d\""));
+        env.apply().expect_code(0, "apply with effective_after");
+        let app = env.resource("m365backup_service_app.this").unwrap();
+        assert_eq!(app["status"], "pendingActive");
+        assert_eq!(app["effective_after"], "8d");
+        let date = time::OffsetDateTime::parse(
+            app["activation_date_time"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let ahead = date - time::OffsetDateTime::now_utc();
+        assert!(ahead > time::Duration::days(7) && ahead <= time::Duration::days(8), "{ahead}");
+        env.plan().expect_code(0, "the date stays put: no diff on later plans");
+    });
+}
+
+#[test]
+fn another_apps_registration_is_readable_and_deletable_but_not_activatable() {
+    for_each_terraform(|env| {
+        let tenant = env.tenant("firstparty");
+        let other = uuid::Uuid::new_v4().to_string();
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/takeover"),
+            json!({ "client_id": other, "effective_in_seconds": 8 * 86_400 }),
+        );
+        env.write_config(&service_app_block("theirs", &tenant, "  activate = false"));
+        env.tf(&["import", "-no-color", "m365backup_service_app.theirs", &format!("{tenant}/{other}")])
+            .expect_code(0, "import another app's registration");
+        let app = env.resource("m365backup_service_app.theirs").unwrap();
+        assert_eq!(app["status"], "pendingActive");
+        env.plan()
+            .expect_code(1, "deactivating another app is refused at plan")
+            .expect_contains("Only the app itself can activate or deactivate", "explains why");
+        env.write_config(&service_app_block("theirs", &tenant, ""));
+        env.plan().expect_code(0, "no change needed: readable");
+        env.destroy().expect_code(0, "another app's pending registration can be unregistered");
+        assert_eq!(env.admin.app_status(&tenant, &other), None);
+    });
+}
