@@ -598,8 +598,8 @@ async fn token_inner(
                 ));
             }
             if !app.public_client
-                && form.get("client_secret").is_none()
-                && form.get("client_assertion").is_none()
+                && !form.contains_key("client_secret")
+                && !form.contains_key("client_assertion")
             {
                 return Err(err(
                     401,

@@ -1,6 +1,7 @@
 //! Microsoft Graph `/v1.0` and `/beta` Backup Storage control plane: a thin layer that
 //! authenticates, routes, parses bodies and turns [`crate::lifecycle`] results into Graph
 //! responses.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 
@@ -97,8 +98,7 @@ fn is_action(seg: &str, name: &str) -> bool {
 
 /// `serviceApps('id')` / `serviceApps(id)` key syntax.
 fn key_in_parens(seg: &str) -> Option<String> {
-    let rest = seg.get(..12).filter(|p| eq(p, "serviceApps("))?;
-    let _ = rest;
+    seg.get(..12).filter(|p| eq(p, "serviceApps("))?;
     let inner = seg[12..].strip_suffix(')')?;
     let inner = inner.trim_matches('\'');
     Some(inner.to_string())
@@ -197,7 +197,6 @@ fn accepted_app(ctx: &Ctx, app: &crate::lifecycle::ServiceApp, fragment: &str) -
 }
 
 /// Parses a JSON object body; an empty body is an empty object.
-#[allow(clippy::result_large_err)]
 fn json_object(
     ctx: &Ctx,
     headers: &HeaderMap,

@@ -43,7 +43,7 @@ pub struct Emu {
 pub fn client_for(handle: &EmulatorHandle) -> Client {
     let pem = std::fs::read(handle.ca_cert_path()).unwrap();
     Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
