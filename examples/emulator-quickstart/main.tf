@@ -34,6 +34,12 @@ variable "app_owner_tenant_id" {
   default     = ""
 }
 
+variable "allow_unregister_while_active" {
+  description = "Set to true and apply before destroying: only then may the provider unregister the active controller (billing may continue for up to 37 days)."
+  type        = bool
+  default     = false
+}
+
 provider "m365backup" {}
 
 locals {
@@ -42,7 +48,8 @@ locals {
 }
 
 resource "m365backup_service_app" "this" {
-  tenant_id = local.tenant_id
+  tenant_id                     = local.tenant_id
+  allow_unregister_while_active = var.allow_unregister_while_active
 }
 
 resource "m365backup_billing_enablement" "this" {
