@@ -16,6 +16,11 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
+        Some("login") | Some("logout") => return terraform_provider_m365backup::cli::run(&args),
+        Some("--help") | Some("-h") | Some("help") => {
+            println!("{}", usage());
+            return ExitCode::SUCCESS;
+        }
         Some(other) => {
             eprintln!("unknown argument {other:?}\n\n{}", usage());
             return ExitCode::from(2);
@@ -35,7 +40,15 @@ fn usage() -> String {
          This is a Terraform/OpenTofu plugin: Terraform starts it, so you do not run it directly.\n\
          Install it as a provider (see the README), then use it from a configuration with\n  \
          terraform {{ required_providers {{ m365backup = {{ source = \"m365backup/m365backup\" }} }} }}\n\n\
-         Commands:\n  --version    print the version",
+         Commands:\n  \
+         login --tenant T --client-id C [--authority-host URL] [--browser]\n               \
+         sign a tenant admin in (device code, or authorization code + PKCE with --browser)\n               \
+         and store the delegated refresh token in the token cache (--tenant organizations:\n               \
+         one sign-in for every tenant you manage)\n  \
+         login --status  list the cached sign-ins (never the tokens)\n  \
+         logout [--tenant T] [--client-id C]\n               \
+         remove cached sign-ins (all, or those matching)\n  \
+         --version    print the version",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -50,7 +63,11 @@ fn serve() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGINT, libc::SIG_IGN);
     }
-    if let Err(e) = plugin_socket::relay_stdout_with_nodelay() {
+    // M365BACKUP_PLUGIN_NODELAY=0 keeps tf-provider's plain socket, so the benchmark can show
+    // what the relay saves.
+    if std::env::var("M365BACKUP_PLUGIN_NODELAY").as_deref() != Ok("0")
+        && let Err(e) = plugin_socket::relay_stdout_with_nodelay()
+    {
         tracing::debug!(error = %e, "stdout relay not installed; continuing without TCP_NODELAY");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
