@@ -279,8 +279,8 @@ pub async fn takeover(
         return bad("'client_id' is required");
     };
     let secs = b.effective_in_seconds.unwrap_or(0.0);
-    if !secs.is_finite() || secs < 0.0 {
-        return bad("'effective_in_seconds' must be a number >= 0");
+    if !secs.is_finite() || !(0.0..=100.0 * 365.0 * 86400.0).contains(&secs) {
+        return bad("'effective_in_seconds' must be a number between 0 and 100 years");
     }
     let display = emu.read(|p| p.app(&client_id).and_then(|a| a.display_name.clone()));
     let actor = Actor {
@@ -403,6 +403,9 @@ pub async fn add_fault(State(emu): State<Arc<Emu>>, req: Request) -> Response {
     }
     if f.status.is_none() && f.drop.is_none() && f.delay_ms.is_none() && f.body.is_none() {
         return bad("a fault needs at least one of status, drop, delay_ms, body");
+    }
+    if f.retry_after_seconds.is_some_and(|s| s > 86400) {
+        return bad("'retry_after_seconds' must be at most 86400");
     }
     if let Some(ra) = &f.retry_after {
         let ok = match ra {

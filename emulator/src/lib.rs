@@ -262,6 +262,12 @@ async fn serve_inner(
     Ok(())
 }
 
+#[allow(dead_code)]
+fn assert_handle_is_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<EmulatorHandle>();
+}
+
 /// Shell-quotes a value for `export NAME='value'`.
 pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
