@@ -2,6 +2,7 @@
 //! tenant, as Terraform resources.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod data_sources;
 pub mod graph;

@@ -54,6 +54,13 @@ fn usage() -> String {
 }
 
 fn serve() -> ExitCode {
+    // tf-provider attaches a Rust backtrace to every diagnostic when RUST_BACKTRACE is set in
+    // the user's environment; diagnostics are for people, not for debugging the provider.
+    // SAFETY: no other thread exists yet.
+    unsafe {
+        std::env::remove_var("RUST_BACKTRACE");
+        std::env::remove_var("RUST_LIB_BACKTRACE");
+    }
     logging::init();
     // reqwest and tf-provider's gRPC stack pull in two rustls crypto back ends; pick one.
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -10,7 +10,7 @@ use tf_provider::schema::{AttributeType, Schema};
 use tf_provider::value::{Value, ValueEmpty};
 use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 
-use crate::auth::{AuthSettings, Authenticator, Secret};
+use crate::auth::{AuthSettings, Authenticator};
 use crate::config::{self, AppOnlyCredential, ProviderSettings, RawProviderConfig};
 use crate::graph::{GraphClient, GraphSettings, build_http_client};
 use crate::lifecycle::Problem;
@@ -146,6 +146,139 @@ pub fn add_problem(diags: &mut Diagnostics, problem: &Problem, warning: bool) {
     }
 }
 
+fn credential_problem(attribute: &'static str, summary: &str, detail: String) -> Problem {
+    Problem {
+        attribute: Some(attribute),
+        summary: summary.to_owned(),
+        detail,
+    }
+}
+
+/// The app-only credential other than the client secret (which [`AuthSettings`] carries), built
+/// and checked now so that a broken certificate or missing token file fails the plan.
+fn app_only_credential(
+    settings: &ProviderSettings,
+) -> Result<Option<Box<dyn crate::auth::AppOnlyCredential>>, Problem> {
+    use crate::auth::app_only::{
+        ClientCertificateCredential, ManagedIdentityCredential, ManagedIdentitySource,
+        OidcCredential, OidcTokenSource,
+    };
+    use crate::auth::certificate::{ClientCertificate, decode_base64_pkcs12};
+    use crate::config::{CertificateSource, MsiSource, OidcSource};
+    let client_id = settings.client_id.clone().unwrap_or_default();
+    Ok(Some(match &settings.app_only {
+        AppOnlyCredential::ClientSecret(_) | AppOnlyCredential::None => return Ok(None),
+        AppOnlyCredential::ClientCertificate {
+            certificate,
+            password,
+        } => {
+            let (attribute, bytes) = match certificate {
+                CertificateSource::Base64(b64) => (
+                    "client_certificate",
+                    decode_base64_pkcs12(b64.expose()).map_err(|e| {
+                        credential_problem(
+                            "client_certificate",
+                            "Invalid client certificate",
+                            format!("client_certificate (ARM_CLIENT_CERTIFICATE): {e}."),
+                        )
+                    })?,
+                ),
+                CertificateSource::Path(path) => (
+                    "client_certificate_path",
+                    std::fs::read(path).map_err(|e| {
+                        credential_problem(
+                            "client_certificate_path",
+                            "Cannot read the client certificate",
+                            format!("client_certificate_path {path:?}: {e}."),
+                        )
+                    })?,
+                ),
+            };
+            let password = password.as_ref().map(|p| p.expose()).unwrap_or("");
+            let cert = ClientCertificate::from_pkcs12(&bytes, password).map_err(|e| {
+                credential_problem(
+                    attribute,
+                    "Invalid client certificate",
+                    format!("The client certificate ({attribute}) cannot be used: {e}."),
+                )
+            })?;
+            Box::new(ClientCertificateCredential::new(client_id, cert))
+        }
+        AppOnlyCredential::Oidc(source) => {
+            let source = match source {
+                OidcSource::Token(t) => OidcTokenSource::Token(t.clone()),
+                OidcSource::TokenFile(path) => {
+                    if let Err(e) = std::fs::metadata(path) {
+                        return Err(credential_problem(
+                            "oidc_token_file_path",
+                            "Cannot read the OIDC token file",
+                            format!("oidc_token_file_path {path:?}: {e}."),
+                        ));
+                    }
+                    OidcTokenSource::File(path.clone())
+                }
+                OidcSource::Request { url, token } => OidcTokenSource::Request {
+                    url: url.clone(),
+                    token: token.clone(),
+                },
+            };
+            Box::new(OidcCredential::new(client_id, source))
+        }
+        AppOnlyCredential::ManagedIdentity(source) => {
+            let source = match source {
+                MsiSource::AppService { endpoint, .. } => ManagedIdentitySource::AppService {
+                    endpoint: endpoint.clone(),
+                },
+                MsiSource::VmMetadata => ManagedIdentitySource::VmMetadata,
+            };
+            Box::new(
+                ManagedIdentityCredential::new(settings.client_id.clone(), source).map_err(
+                    |e| credential_problem("use_msi", "Cannot set up the managed identity", e),
+                )?,
+            )
+        }
+    }))
+}
+
+/// Adds the refresh tokens `login` cached for this authority and client id, when no delegated
+/// token is configured. A cache that cannot be read is an error only when its path was
+/// configured explicitly.
+fn with_token_cache(
+    auth: Authenticator,
+    settings: &ProviderSettings,
+) -> Result<Authenticator, Problem> {
+    use crate::auth::token_file::{TokenCacheFile, entries_for};
+    if settings.delegated_refresh_token.is_some() || settings.delegated_access_token.is_some() {
+        return Ok(auth);
+    }
+    let Some(client_id) = settings.client_id.as_deref() else {
+        return Ok(auth);
+    };
+    let explicit = settings.token_cache_path.is_some();
+    let loaded = TokenCacheFile::resolve(settings.token_cache_path.as_deref())
+        .and_then(|file| file.load().map(|entries| (file, entries)));
+    match loaded {
+        Ok((file, entries)) => {
+            let entries = entries_for(&entries, &settings.authority_host, client_id);
+            tracing::debug!(
+                cache = %file.path().display(),
+                entries = entries.len(),
+                "delegated sign-ins from the token cache"
+            );
+            Ok(auth.with_cached_refresh_tokens(file, entries))
+        }
+        Err(e) if explicit => Err(credential_problem(
+            "token_cache_path",
+            "Cannot read the token cache",
+            format!("token_cache_path (M365BACKUP_TOKEN_CACHE): {e}"),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring the token cache");
+            Ok(auth)
+        }
+    }
+}
+
 fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Problem> {
     let http = build_http_client(settings.request_timeout).map_err(|e| Problem {
         attribute: None,
@@ -153,28 +286,23 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
         detail: format!("The provider could not create its HTTPS client: {e}"),
     })?;
     let client_secret = match &settings.app_only {
-        AppOnlyCredential::ClientSecret(secret) => Some(Secret::new(secret.clone())),
-        AppOnlyCredential::Unsupported(kind) => {
-            return Err(Problem {
-                attribute: None,
-                summary: format!("The {kind} credential is not supported by this provider version"),
-                detail: format!(
-                    "The configuration selects a {kind} credential, which this version of \
-                     terraform-provider-m365backup does not implement yet. Use client_secret \
-                     (ARM_CLIENT_SECRET) or client_secret_file_path for app-only calls, plus a \
-                     delegated sign-in (M365BACKUP_DELEGATED_REFRESH_TOKEN) for activate/deactivate."
-                ),
-            });
-        }
-        AppOnlyCredential::None => None,
+        AppOnlyCredential::ClientSecret(secret) => Some(secret.clone()),
+        _ => None,
     };
-    let auth = Authenticator::new(
+    let extra_credential = app_only_credential(&settings)?;
+    tracing::debug!(
+        app_only = settings.app_only.kind_name(),
+        delegated_refresh_token = settings.delegated_refresh_token.is_some(),
+        delegated_access_token = settings.delegated_access_token.is_some(),
+        "credentials"
+    );
+    let mut auth = Authenticator::new(
         AuthSettings {
             authority_host: settings.authority_host.clone(),
             client_id: settings.client_id.clone(),
             client_secret,
-            delegated_refresh_token: settings.delegated_refresh_token.clone().map(Secret::new),
-            delegated_access_token: settings.delegated_access_token.clone().map(Secret::new),
+            delegated_refresh_token: settings.delegated_refresh_token.clone(),
+            delegated_access_token: settings.delegated_access_token.clone(),
             app_scope: settings.app_scope(),
             delegated_scope: settings.delegated_scope(),
             request_timeout: settings.request_timeout,
@@ -182,7 +310,10 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
         http.clone(),
     )
     .with_max_retries(settings.max_retries);
-    let auth = Arc::new(auth);
+    if let Some(credential) = extra_credential {
+        auth = auth.with_app_only_credential(credential);
+    }
+    let auth = Arc::new(with_token_cache(auth, &settings)?);
     let graph = GraphClient::new(
         GraphSettings {
             graph_endpoint: settings.graph_endpoint.clone(),

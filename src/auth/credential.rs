@@ -1,6 +1,6 @@
-//! Credentials: one implementation of [`AppOnlyCredential`] per app-only credential kind (client
-//! secret now; certificate, OIDC federation and managed identity plug in here later), and the
-//! delegated sources (refresh token, ready access token).
+//! Credentials: the [`AppOnlyCredential`] trait and the client secret (hand-written on the shared
+//! client; the other kinds live in [`super::app_only`]), and the delegated sources (refresh
+//! tokens from the configuration or the token cache, a ready access token).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -78,33 +78,79 @@ pub trait RefreshTokenSink: Send + Sync {
     fn rotated(&self, tenant: &str, refresh_token: &Secret);
 }
 
-/// A delegated refresh token, redeemed per tenant (a token obtained through `organizations` is
-/// redeemable in every tenant the admin can reach). Entra rotates refresh tokens: the one it
-/// returns replaces, for later redemptions in that tenant, the one we hold.
-pub(crate) struct RefreshTokenCredential {
-    original: Secret,
-    rotated: Mutex<HashMap<String, Secret>>,
+/// One delegated refresh token and the tenants it may be redeemed in.
+pub(crate) struct RefreshSource {
+    /// `None`: any tenant (a token from `organizations`/`common`, or one given in the
+    /// configuration, whose scope only Entra knows). `Some(t)`: only tenant `t` (lower case).
+    pub(crate) tenant: Option<String>,
+    pub(crate) token: Secret,
+    /// How the token is named in diagnostics.
+    pub(crate) name: &'static str,
     pub(crate) sink: Option<Arc<dyn RefreshTokenSink>>,
 }
 
+/// Delegated refresh tokens, redeemed per tenant (a token obtained through `organizations` is
+/// redeemable in every tenant the admin can reach). Entra rotates refresh tokens: the one it
+/// returns replaces, for later redemptions in that tenant, the one we hold, and goes to the
+/// source's sink (the token cache file, for tokens that came from it).
+pub(crate) struct RefreshTokenCredential {
+    sources: Vec<RefreshSource>,
+    rotated: Mutex<HashMap<(usize, String), Secret>>,
+}
+
 impl RefreshTokenCredential {
+    /// A token given in the configuration (`delegated_refresh_token`), for any tenant.
     pub(crate) fn new(original: Secret) -> Self {
-        Self {
-            original,
-            rotated: Mutex::new(HashMap::new()),
+        Self::from_sources(vec![RefreshSource {
+            tenant: None,
+            token: original,
+            name: Self::NAME,
             sink: None,
+        }])
+    }
+
+    pub(crate) fn from_sources(sources: Vec<RefreshSource>) -> Self {
+        Self {
+            sources,
+            rotated: Mutex::new(HashMap::new()),
         }
     }
 
     pub(crate) const NAME: &'static str = "delegated refresh token";
+    pub(crate) const CACHED_NAME: &'static str = "delegated refresh token from the token cache";
 
-    fn current(&self, tenant_key: &str) -> Secret {
+    pub(crate) fn set_sink(&mut self, sink: Arc<dyn RefreshTokenSink>) {
+        for s in &mut self.sources {
+            s.sink = Some(sink.clone());
+        }
+    }
+
+    /// The source for `tenant`: a token for exactly that tenant, else one for any tenant.
+    fn source_for(&self, tenant: &str) -> Option<(usize, &RefreshSource)> {
+        let exact = self.sources.iter().enumerate().find(|(_, s)| {
+            s.tenant
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(tenant))
+        });
+        exact.or_else(|| {
+            self.sources
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.tenant.is_none())
+        })
+    }
+
+    /// True when some token may be redeemed in `tenant`.
+    pub(crate) fn covers(&self, tenant: &str) -> bool {
+        self.source_for(tenant.trim()).is_some()
+    }
+
+    fn current(&self, index: usize, tenant_key: &str) -> Option<Secret> {
         self.rotated
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(tenant_key)
+            .get(&(index, tenant_key.to_owned()))
             .cloned()
-            .unwrap_or_else(|| self.original.clone())
     }
 
     pub(crate) async fn acquire(
@@ -115,23 +161,31 @@ impl RefreshTokenCredential {
         scope: &str,
     ) -> Result<AccessToken, AuthError> {
         let key = tenant.to_ascii_lowercase();
-        let refresh = self.current(&key);
+        let Some((index, source)) = self.source_for(&key) else {
+            return Err(AuthError::NotConfigured {
+                kind: TokenKind::Delegated,
+                hint: delegated_sign_in_hint(tenant, Some(client_id)),
+            });
+        };
+        let refresh = self
+            .current(index, &key)
+            .unwrap_or_else(|| source.token.clone());
         let form = [
             ("client_id", client_id),
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh.expose()),
             ("scope", scope),
         ];
-        let secrets = [refresh.expose(), self.original.expose()];
-        let r = ctx.redeem(tenant, Self::NAME, &form, &secrets).await?;
+        let secrets = [refresh.expose(), source.token.expose()];
+        let r = ctx.redeem(tenant, source.name, &form, &secrets).await?;
         if let Some(new_rt) = r.refresh_token {
-            if let Some(sink) = &self.sink {
+            if let Some(sink) = &source.sink {
                 sink.rotated(tenant, &new_rt);
             }
             self.rotated
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(key, new_rt);
+                .insert((index, key), new_rt);
         }
         Ok(AccessToken {
             secret: r.access_token,
@@ -198,9 +252,12 @@ impl StaticAccessToken {
 pub fn not_configured_hint(kind: TokenKind, tenant: &str, client_id: Option<&str>) -> String {
     match kind {
         TokenKind::Delegated => delegated_sign_in_hint(tenant, client_id),
-        TokenKind::AppOnly => "configure the controller app's credential: client_id and \
-             client_secret (ARM_CLIENT_ID / ARM_CLIENT_SECRET), or a delegated sign-in \
-             (M365BACKUP_DELEGATED_REFRESH_TOKEN / M365BACKUP_DELEGATED_ACCESS_TOKEN)"
+        TokenKind::AppOnly => "configure the controller app's credential: client_id \
+             (ARM_CLIENT_ID) with client_secret (ARM_CLIENT_SECRET), client_secret_file_path, \
+             client_certificate / client_certificate_path (ARM_CLIENT_CERTIFICATE[_PATH]), \
+             use_oidc (ARM_USE_OIDC) with an OIDC token, or use_msi (ARM_USE_MSI); or a delegated \
+             sign-in (terraform-provider-m365backup login, M365BACKUP_DELEGATED_REFRESH_TOKEN / \
+             M365BACKUP_DELEGATED_ACCESS_TOKEN)"
             .to_owned(),
     }
 }

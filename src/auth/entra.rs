@@ -41,7 +41,7 @@ pub struct TokenRequestContext<'a> {
     pub(crate) authority: &'a Url,
     pub(crate) deadline: Instant,
     pub(crate) max_retries: u32,
-    pub(crate) counter: &'a std::sync::atomic::AtomicU64,
+    pub(crate) counter: &'a std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl TokenRequestContext<'_> {
@@ -68,7 +68,7 @@ impl TokenRequestContext<'_> {
         let owned_form: Vec<(&'static str, String)> =
             form.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         let http = self.http.clone();
-        let counter = self.counter;
+        let counter = self.counter.clone();
         let build = move || {
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             http.post(url.clone())

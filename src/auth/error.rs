@@ -62,6 +62,15 @@ pub enum AuthError {
     #[error("delegated_access_token is not a valid JWT access token: {0}")]
     InvalidAccessToken(String),
 
+    /// A credential could not produce what it presents to Entra (a certificate that cannot
+    /// sign, an unreadable OIDC token file, a failed GitHub token request, a managed identity
+    /// of another tenant, ...).
+    #[error("the {credential} credential could not be used: {message}")]
+    Credential {
+        credential: &'static str,
+        message: String,
+    },
+
     /// Entra ID answered with success but the body was not a token response.
     #[error("unexpected answer from the Entra ID token endpoint: {0}")]
     Decode(String),
@@ -124,6 +133,21 @@ impl AuthError {
             AuthError::Decode(_) => {
                 "Check that authority_host points at a Microsoft Entra ID authority.".to_owned()
             }
+            AuthError::Credential { credential, .. } => match *credential {
+                "client certificate" => "Check client_certificate / client_certificate_path and \
+                     client_certificate_password (ARM_CLIENT_CERTIFICATE[_PATH], \
+                     ARM_CLIENT_CERTIFICATE_PASSWORD)."
+                    .to_owned(),
+                "OIDC federated token" => "Check the OIDC token source (oidc_token, \
+                     oidc_token_file_path, or oidc_request_url / oidc_request_token; in GitHub \
+                     Actions the job needs `permissions: id-token: write`)."
+                    .to_owned(),
+                "managed identity" => "Check that the managed identity is enabled on this host \
+                     (App Service: IDENTITY_ENDPOINT / IDENTITY_HEADER; VM: the metadata \
+                     endpoint) and assigned to the app."
+                    .to_owned(),
+                _ => "Fix the credential configuration.".to_owned(),
+            },
         }
     }
 }
@@ -138,8 +162,27 @@ fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str)
     match code {
         "AADSTS7000215" | "AADSTS7000222" => format!(
             "The {credential} is wrong or expired: use the secret's value (not its ID) from the app \
-             registration (client_secret / ARM_CLIENT_SECRET)."
+             registration (client_secret / ARM_CLIENT_SECRET, or client_secret_file_path)."
         ),
+        "AADSTS700027" | "AADSTS700021" | "AADSTS700023" => format!(
+            "Entra did not accept the {credential}'s client assertion: upload the certificate \
+             (its public part, .cer/.pem) to the app registration under Certificates & secrets, \
+             and check that client_id is that app."
+        ),
+        "AADSTS70021" | "AADSTS700211" | "AADSTS700212" | "AADSTS700213" => "No federated \
+             credential of the app registration matches the OIDC token: add one (Certificates & \
+             secrets > Federated credentials) whose issuer, subject (e.g. \
+             repo:ORG/REPO:environment:NAME) and audience api://AzureADTokenExchange match the token."
+            .to_owned(),
+        "AADSTS700024" => format!(
+            "The {credential} has expired or is not yet valid: OIDC tokens are short-lived (GitHub's \
+             last minutes), so let the provider request them (oidc_request_url) or refresh the token \
+             file; check the machine's clock."
+        ),
+        "AADSTS50011" | "AADSTS500113" | "AADSTS500117" => "The redirect URI is not registered: add \
+             http://localhost as a redirect URI of the app registration (Authentication > Add a \
+             platform > Mobile and desktop applications) to sign in with `login --browser`."
+            .to_owned(),
         "AADSTS700016" => format!(
             "The application (client_id) is not known in tenant {tenant}: check ARM_CLIENT_ID, and \
              that a tenant admin consented to the app in that tenant."
@@ -148,17 +191,21 @@ fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str)
             format!("Tenant {tenant} does not exist: check tenant_id.")
         }
         "AADSTS70000" | "AADSTS700082" | "AADSTS70008" | "AADSTS50173" | "AADSTS700084" => {
-            "The delegated refresh token is invalid or expired: sign in again with \
-             `terraform-provider-m365backup login --tenant T --client-id C`, or set a fresh \
-             M365BACKUP_DELEGATED_REFRESH_TOKEN."
-                .to_owned()
+            format!(
+                "The {credential} is invalid or expired: sign in again with \
+                 `terraform-provider-m365backup login --tenant {tenant} --client-id C` (or \
+                 --tenant organizations for every tenant), or set a fresh \
+                 M365BACKUP_DELEGATED_REFRESH_TOKEN."
+            )
         }
-        "AADSTS65001" => format!(
+        "AADSTS65001" | "AADSTS650057" | "AADSTS90094" => format!(
             "The app lacks admin consent in tenant {tenant}: a tenant admin must grant consent to \
-             BackupRestore-Control.ReadWrite.All."
+             the Microsoft Graph permission BackupRestore-Control.ReadWrite.All (delegated and \
+             application), e.g. at https://login.microsoftonline.com/{tenant}/adminconsent?client_id=C."
         ),
         "AADSTS7000218" => "The app registration must allow public client flows (Authentication > \
-             Allow public client flows) for delegated sign-in."
+             Advanced settings > Allow public client flows = Yes) for device-code and refresh-token \
+             sign-in without a client secret."
             .to_owned(),
         "AADSTS50076" | "AADSTS50079" | "AADSTS53003" | "AADSTS50158" => {
             "Conditional Access or MFA requires an interactive sign-in: run \

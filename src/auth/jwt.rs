@@ -25,6 +25,14 @@ pub struct JwtClaims {
     /// Client id of the app the token was issued to (v2 tokens).
     #[serde(default)]
     pub azp: Option<String>,
+    /// The signed-in user's principal name (delegated tokens).
+    #[serde(default)]
+    pub upn: Option<String>,
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+    /// The signed-in user's (or app's) object id.
+    #[serde(default)]
+    pub oid: Option<String>,
 }
 
 fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

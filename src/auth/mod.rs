@@ -1,19 +1,32 @@
 //! Token acquisition for Microsoft Graph: app-only (client credentials) and delegated tokens,
 //! cached per (tenant, token kind) for the life of the process, with single-flight acquisition.
 //!
-//! All OAuth requests are hand-written on the shared reqwest client (the same connection pool
-//! and TLS trust as Graph calls), so token-request counts are exact and observable.
+//! Every request runs on the shared reqwest client (the same connection pool and TLS trust as
+//! Graph calls), so token-request counts are exact and observable. The client secret and the
+//! delegated flows (refresh token, and the `login` CLI's device code and authorization code) are
+//! hand-written; the certificate, OIDC and managed identity exchanges go through
+//! `azure_identity` with that client as its transport ([`azure`]).
+//!
+//! App-only credential precedence (see [`crate::config::AppOnlyCredential`]): client secret
+//! (argument/env, then file), client certificate, OIDC federation (`use_oidc`), managed
+//! identity (`use_msi`). Delegated: `delegated_access_token` for its own tenant and
+//! `delegated_refresh_token` (configuration or environment); without either, the refresh tokens
+//! that `login` stored in the token cache for this authority and client id.
 
 // GraphError/AuthError are returned by value on purpose (plain fields for diagnostics);
 // errors are rare and never on a hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod app_only;
+mod azure;
 mod cache;
+pub mod certificate;
 pub mod credential;
 pub mod entra;
 pub mod error;
 pub mod jwt;
 pub mod secret;
+pub mod token_file;
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,7 +46,8 @@ pub use error::AuthError;
 pub use secret::Secret;
 
 use cache::TokenCache;
-use credential::{RefreshTokenCredential, StaticAccessToken};
+use credential::{RefreshSource, RefreshTokenCredential, StaticAccessToken};
+use token_file::{CacheEntry, CacheKey, TokenCacheFile};
 
 /// Which kind of token a call needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -78,6 +92,29 @@ pub struct AuthSettings {
     pub request_timeout: Duration,
 }
 
+/// Writes refresh tokens rotated by Entra back to the token cache entry they came from.
+struct CacheFileSink {
+    file: TokenCacheFile,
+    key: CacheKey,
+}
+
+impl RefreshTokenSink for CacheFileSink {
+    fn rotated(&self, tenant: &str, refresh_token: &Secret) {
+        match self.file.rotate(&self.key, refresh_token) {
+            Ok(_) => tracing::debug!(
+                tenant,
+                cache = %self.file.path().display(),
+                "rotated refresh token saved to the token cache"
+            ),
+            Err(e) => tracing::warn!(
+                tenant,
+                error = %e,
+                "could not save the rotated refresh token to the token cache"
+            ),
+        }
+    }
+}
+
 /// Default bound on retries of a token request (the provider's `max_retries` default).
 pub const DEFAULT_MAX_RETRIES: u32 = 8;
 
@@ -97,7 +134,7 @@ pub struct Authenticator {
     refresh: Option<RefreshTokenCredential>,
     access: Option<StaticAccessToken>,
     cache: TokenCache,
-    token_requests: AtomicU64,
+    token_requests: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -158,7 +195,7 @@ impl Authenticator {
                 .map(RefreshTokenCredential::new),
             access: non_empty_secret(settings.delegated_access_token).map(StaticAccessToken::new),
             cache: TokenCache::default(),
-            token_requests: AtomicU64::new(0),
+            token_requests: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -196,8 +233,43 @@ impl Authenticator {
     /// Receives rotated refresh tokens (e.g. to persist them in the token cache).
     pub fn with_refresh_token_sink(mut self, sink: Arc<dyn RefreshTokenSink>) -> Self {
         if let Some(r) = &mut self.refresh {
-            r.sink = Some(sink);
+            r.set_sink(sink);
         }
+        self
+    }
+
+    /// Uses the refresh tokens `login` stored in `file` (`entries`, already filtered to this
+    /// authority and client id) when no delegated refresh token is configured: an entry for the
+    /// tenant itself wins, else one from `organizations` (then `common`). Tokens Entra rotates
+    /// are written back to the file.
+    pub fn with_cached_refresh_tokens(
+        mut self,
+        file: TokenCacheFile,
+        entries: Vec<CacheEntry>,
+    ) -> Self {
+        if self.refresh.is_some() || entries.is_empty() {
+            return self;
+        }
+        let mut entries = entries;
+        // Tenant-specific first, then organizations before common.
+        entries.sort_by_key(|e| match e.key.tenant.as_str() {
+            "organizations" => 1,
+            "common" => 2,
+            _ => 0,
+        });
+        let sources = entries
+            .into_iter()
+            .map(|e| RefreshSource {
+                tenant: (!e.key.is_multi_tenant()).then(|| e.key.tenant.clone()),
+                token: e.refresh_token,
+                name: RefreshTokenCredential::CACHED_NAME,
+                sink: Some(Arc::new(CacheFileSink {
+                    file: file.clone(),
+                    key: e.key,
+                }) as Arc<dyn RefreshTokenSink>),
+            })
+            .collect();
+        self.refresh = Some(RefreshTokenCredential::from_sources(sources));
         self
     }
 
@@ -214,7 +286,7 @@ impl Authenticator {
     /// True when a delegated token can (as far as we can tell without asking Entra) be had for
     /// `tenant`: a refresh token, or an access token issued for that tenant.
     pub fn has_delegated_for(&self, tenant: &str) -> bool {
-        self.refresh.is_some()
+        self.refresh.as_ref().is_some_and(|r| r.covers(tenant))
             || self
                 .access
                 .as_ref()
