@@ -192,16 +192,27 @@ pub fn resolve_date(
                     "effective_after is outside the allowed window",
                     format!(
                         "effective_after = {text:?} ({}) is not allowed: Microsoft Graph accepts an \
-                         activation date 7 to 30 days ahead, i.e. {}. Use a value such as \"8d\" \
-                         (a little more than 7 days leaves time between plan and apply).",
+                         activation date 7 to 30 days ahead, i.e. {}. Write a duration from \"7d\" \
+                         to \"30d\".",
                         format_duration(after),
                         window.describe()
                     ),
                 ));
             }
-            Ok(Some(truncate_to_seconds(now + after)))
+            Ok(Some(date_after(after, now)))
         }
     }
+}
+
+/// How far past the earliest allowed date an `effective_after` date is placed at least, so that
+/// the date is still inside Graph's window when the activation request reaches it.
+pub const LOWER_BOUND_MARGIN: Duration = Duration::minutes(15);
+
+/// The concrete date for `effective_after`: `now + after` in whole seconds, moved to at least
+/// 7 days and [`LOWER_BOUND_MARGIN`] ahead (so `"7d"` means "as early as Graph allows").
+pub fn date_after(after: Duration, now: OffsetDateTime) -> OffsetDateTime {
+    let earliest = truncate_to_seconds(now + MIN_NOTICE + LOWER_BOUND_MARGIN);
+    truncate_to_seconds(now + after).max(earliest)
 }
 
 /// Re-checks at apply time a date fixed at plan time (a saved plan may be applied days later).

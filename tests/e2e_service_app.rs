@@ -12,14 +12,19 @@ fn empty_tenant_activates_at_once_and_the_next_plan_is_clean() {
         let tenant = env.tenant("none");
         env.write_config(&service_app_block("this", &tenant, ""));
         env.apply().expect_code(0, "apply");
-        let app = env.resource("m365backup_service_app.this").expect("in state");
+        let app = env
+            .resource("m365backup_service_app.this")
+            .expect("in state");
         assert_eq!(app["status"], "active");
         assert_eq!(app["id"], format!("{tenant}/{DEMO_CLIENT_ID}"));
         assert_eq!(app["service_app_id"], DEMO_CLIENT_ID);
         assert_eq!(app["activate"], true);
         assert_eq!(app["allow_unregister_while_active"], false);
         assert!(app["activation_date_time"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("active"));
+        assert_eq!(
+            env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
+            Some("active")
+        );
         env.plan().expect_code(0, "second plan has no changes");
     });
 }
@@ -31,7 +36,10 @@ fn first_party_tenant_needs_a_date_in_the_window_and_becomes_active_after_it() {
         env.write_config(&service_app_block("this", &tenant, ""));
         env.plan()
             .expect_code(1, "plan without a date")
-            .expect_contains("already has a Backup Storage controller", "names the controller")
+            .expect_contains(
+                "already has a Backup Storage controller",
+                "names the controller",
+            )
             .expect_contains("first-party", "names the first-party controller")
             .expect_contains("7 to 30 days from now", "prints the window");
 
@@ -53,12 +61,20 @@ fn first_party_tenant_needs_a_date_in_the_window_and_becomes_active_after_it() {
         env.apply().expect_code(0, "apply 10 days out");
         let app = env.resource("m365backup_service_app.this").unwrap();
         assert_eq!(app["status"], "pendingActive");
-        assert_eq!(app["effective_date_time"], date.as_str(), "configured date kept as written");
-        assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("pendingActive"));
+        assert_eq!(
+            app["effective_date_time"],
+            date.as_str(),
+            "configured date kept as written"
+        );
+        assert_eq!(
+            env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
+            Some("pendingActive")
+        );
         env.plan().expect_code(0, "no changes while pending");
 
         env.admin.advance_days(11);
-        env.plan().expect_code(0, "after the date: refresh only, no change");
+        env.plan()
+            .expect_code(0, "after the date: refresh only, no change");
         env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
             .expect_code(0, "refresh-only apply");
         let app = env.resource("m365backup_service_app.this").unwrap();
@@ -78,14 +94,23 @@ fn cancelled_pending_change_is_planned_again_while_the_date_is_valid() {
             &format!("  effective_date_time = \"{date}\""),
         ));
         env.apply().expect_code(0, "apply");
-        env.admin.post(&format!("/_emulator/tenants/{tenant}/cancel-pending-change"), json!({}));
-        assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("inactive"));
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/cancel-pending-change"),
+            json!({}),
+        );
+        assert_eq!(
+            env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
+            Some("inactive")
+        );
         env.plan()
             .expect_code(2, "re-activation planned")
             .expect_contains("Re-activation planned", "says why")
             .expect_contains("cancelled outside Terraform", "explains the drift");
         env.apply().expect_code(0, "re-activation applies");
-        assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("pendingActive"));
+        assert_eq!(
+            env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
+            Some("pendingActive")
+        );
         env.plan().expect_code(0, "clean afterwards");
     });
 }
@@ -98,10 +123,16 @@ fn inactive_app_without_a_usable_date_warns_with_the_choices_and_plans_nothing()
         let tenant = env.tenant("firstparty");
         env.write_config(&service_app_block("this", &tenant, "  activate = false"));
         env.apply().expect_code(0, "register only");
-        env.tf(&["state", "rm", "m365backup_service_app.this"]).expect_code(0, "state rm");
+        env.tf(&["state", "rm", "m365backup_service_app.this"])
+            .expect_code(0, "state rm");
         env.write_config(&service_app_block("this", &tenant, ""));
-        env.tf(&["import", "-no-color", "m365backup_service_app.this", &format!("{tenant}/{DEMO_CLIENT_ID}")])
-            .expect_code(0, "import");
+        env.tf(&[
+            "import",
+            "-no-color",
+            "m365backup_service_app.this",
+            &format!("{tenant}/{DEMO_CLIENT_ID}"),
+        ])
+        .expect_code(0, "import");
         env.plan()
             .expect_code(0, "no change planned")
             .expect_contains("Not the Backup Storage controller any more", "warning")
@@ -124,7 +155,19 @@ fn takeover_by_another_app_warns_and_neighbours_plan_normally() {
             &format!("/_emulator/tenants/{a}/takeover"),
             json!({ "client_id": other, "effective_in_seconds": 8 * 86_400 }),
         );
-        assert_eq!(env.admin.app_status(&a, DEMO_CLIENT_ID).as_deref(), Some("pendingInactive"));
+        assert_eq!(
+            env.admin.app_status(&a, DEMO_CLIENT_ID).as_deref(),
+            Some("pendingInactive")
+        );
+        // A user's RUST_BACKTRACE must not turn warnings into backtraces.
+        env.set_env("RUST_BACKTRACE", "1");
+        let warned = env.plan();
+        assert!(
+            !warned.combined().contains("backtrace"),
+            "{}",
+            warned.combined()
+        );
+        env.reset_env("RUST_BACKTRACE");
         env.plan()
             .expect_code(0, "a takeover is a warning, not an error or a change")
             .expect_contains("Another app is taking over", "warning")
@@ -133,11 +176,19 @@ fn takeover_by_another_app_warns_and_neighbours_plan_normally() {
         env.admin.advance_days(9);
         let run = env.plan();
         run.expect_code(0, "after the takeover")
-            .expect_contains("Not the Backup Storage controller any more", "warning with choices")
+            .expect_contains(
+                "Not the Backup Storage controller any more",
+                "warning with choices",
+            )
             .expect_contains(&other, "names the new controller");
-        env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"]).expect_code(0, "refresh");
-        let a_state = env.resource(&format!("m365backup_service_app.fleet[\"{a}\"]")).unwrap();
-        let b_state = env.resource(&format!("m365backup_service_app.fleet[\"{b}\"]")).unwrap();
+        env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
+            .expect_code(0, "refresh");
+        let a_state = env
+            .resource(&format!("m365backup_service_app.fleet[\"{a}\"]"))
+            .unwrap();
+        let b_state = env
+            .resource(&format!("m365backup_service_app.fleet[\"{b}\"]"))
+            .unwrap();
         assert_eq!(a_state["status"], "inactive", "state tells the truth");
         assert_eq!(b_state["status"], "active", "neighbour untouched");
     });
@@ -174,8 +225,15 @@ fn destroy_follows_the_lifecycle_rules() {
         env.destroy()
             .expect_code(1, "destroy of the active controller is refused")
             .expect_contains("allow_unregister_while_active", "names the guard");
-        assert_eq!(env.admin.app_status(&t3, DEMO_CLIENT_ID).as_deref(), Some("active"));
-        env.write_config(&service_app_block("this", &t3, "  allow_unregister_while_active = true"));
+        assert_eq!(
+            env.admin.app_status(&t3, DEMO_CLIENT_ID).as_deref(),
+            Some("active")
+        );
+        env.write_config(&service_app_block(
+            "this",
+            &t3,
+            "  allow_unregister_while_active = true",
+        ));
         env.apply().expect_code(0, "record the guard");
         env.destroy()
             .expect_code(0, "destroy with the guard")
@@ -184,7 +242,11 @@ fn destroy_follows_the_lifecycle_rules() {
 
         // pendingInactive: refused, naming the end of the grace period.
         let t4 = env.tenant("none");
-        env.write_config(&service_app_block("this", &t4, "  allow_unregister_while_active = true"));
+        env.write_config(&service_app_block(
+            "this",
+            &t4,
+            "  allow_unregister_while_active = true",
+        ));
         env.apply().expect_code(0, "activate");
         env.admin.post(
             &format!("/_emulator/tenants/{t4}/takeover"),
@@ -193,7 +255,10 @@ fn destroy_follows_the_lifecycle_rules() {
         env.destroy()
             .expect_code(1, "destroy of pendingInactive is refused")
             .expect_contains("grace period ends", "names the end of the grace period");
-        assert_eq!(env.admin.app_status(&t4, DEMO_CLIENT_ID).as_deref(), Some("pendingInactive"));
+        assert_eq!(
+            env.admin.app_status(&t4, DEMO_CLIENT_ID).as_deref(),
+            Some("pendingInactive")
+        );
     });
 }
 
@@ -205,26 +270,39 @@ fn import_by_either_id_form_gives_a_clean_plan() {
             (m365backup_emulator::demo::TENANT_ID.to_string(), "app"),
         ] {
             env.write_config(&service_app_block("this", &tenant, ""));
-            env.apply().expect_code(0, "create outside the importing state");
-            env.tf(&["state", "rm", "m365backup_service_app.this"]).expect_code(0, "forget it");
+            env.apply()
+                .expect_code(0, "create outside the importing state");
+            env.tf(&["state", "rm", "m365backup_service_app.this"])
+                .expect_code(0, "forget it");
             let import_id = if id_form == "app" {
                 DEMO_CLIENT_ID.to_string()
             } else {
                 format!("{tenant}/{DEMO_CLIENT_ID}")
             };
-            env.tf(&["import", "-no-color", "m365backup_service_app.this", &import_id])
-                .expect_code(0, "import");
+            env.tf(&[
+                "import",
+                "-no-color",
+                "m365backup_service_app.this",
+                &import_id,
+            ])
+            .expect_code(0, "import");
             let app = env.resource("m365backup_service_app.this").unwrap();
             assert_eq!(app["status"], "active");
             assert_eq!(app["activate"], true, "defaults filled in at import");
             assert_eq!(app["tenant_id"], tenant.as_str());
             env.plan().expect_code(0, "clean plan after import");
-            env.tf(&["state", "rm", "m365backup_service_app.this"]).expect_code(0, "leave it");
+            env.tf(&["state", "rm", "m365backup_service_app.this"])
+                .expect_code(0, "leave it");
         }
         env.write_config(&service_app_block("this", &env.tenant("none"), ""));
-        env.tf(&["import", "-no-color", "m365backup_service_app.this", "not-a-guid"])
-            .expect_code(1, "bad import id")
-            .expect_contains("Import IDs are", "explains the format");
+        env.tf(&[
+            "import",
+            "-no-color",
+            "m365backup_service_app.this",
+            "not-a-guid",
+        ])
+        .expect_code(1, "bad import id")
+        .expect_contains("Import IDs are", "explains the format");
     });
 }
 
@@ -236,7 +314,10 @@ fn activation_without_a_delegated_credential_fails_at_plan_with_sign_in_instruct
         env.write_config(&service_app_block("this", &tenant, ""));
         env.plan()
             .expect_code(1, "plan fails")
-            .expect_contains("terraform-provider-m365backup login --tenant", "how to sign in")
+            .expect_contains(
+                "terraform-provider-m365backup login --tenant",
+                "how to sign in",
+            )
             .expect_contains("M365BACKUP_DELEGATED_REFRESH_TOKEN", "names the env var");
         assert!(
             !env.admin.requests().iter().any(|r| r["method"] == "POST"),
@@ -244,7 +325,8 @@ fn activation_without_a_delegated_credential_fails_at_plan_with_sign_in_instruct
         );
         // Registering only needs no delegated token.
         env.write_config(&service_app_block("this", &tenant, "  activate = false"));
-        env.apply().expect_code(0, "register only with app-only credentials");
+        env.apply()
+            .expect_code(0, "register only with app-only credentials");
     });
 }
 
@@ -255,15 +337,23 @@ fn throttling_and_server_errors_are_retried() {
         env.write_config(&service_app_block("this", &tenant, ""));
         env.admin.fault(json!({"method": "POST", "path_prefix": "/v1.0/solutions/backupRestore/serviceApps", "status": 429, "retry_after": "1", "count": 2}));
         env.admin.fault(json!({"method": "GET", "path_prefix": "/v1.0/solutions/backupRestore", "status": 503, "count": 1}));
-        env.apply().expect_code(0, "apply through 429 (seconds) and 503");
-        assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("active"));
+        env.apply()
+            .expect_code(0, "apply through 429 (seconds) and 503");
+        assert_eq!(
+            env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
+            Some("active")
+        );
 
         let t2 = env.tenant("none");
-        env.tf(&["state", "rm", "m365backup_service_app.this"]).expect_code(0, "next tenant");
+        env.tf(&["state", "rm", "m365backup_service_app.this"])
+            .expect_code(0, "next tenant");
         env.write_config(&service_app_block("this", &t2, ""));
         env.admin.fault(json!({"method": "POST", "path_prefix": format!("/v1.0/solutions/backupRestore/serviceApps/{DEMO_CLIENT_ID}/activate"), "status": 429, "retry_after": "http-date", "count": 1}));
         env.apply().expect_code(0, "apply through 429 (HTTP-date)");
-        assert_eq!(env.admin.app_status(&t2, DEMO_CLIENT_ID).as_deref(), Some("active"));
+        assert_eq!(
+            env.admin.app_status(&t2, DEMO_CLIENT_ID).as_deref(),
+            Some("active")
+        );
         let retried = env
             .admin
             .requests()
@@ -283,18 +373,33 @@ fn lost_responses_after_graph_applied_the_change_converge() {
         ] {
             let tenant = env.tenant("none");
             env.write_config(&service_app_block("this", &tenant, ""));
-            env.admin.fault(json!({"method": "POST", "path_prefix": path, "drop": "after", "count": 1}));
+            env.admin
+                .fault(json!({"method": "POST", "path_prefix": path, "drop": "after", "count": 1}));
             let first = env.apply();
             if first.code != 0 {
-                env.apply().expect_code(0, &format!("second apply converges after a lost response on {path}"));
+                env.apply().expect_code(
+                    0,
+                    &format!("second apply converges after a lost response on {path}"),
+                );
             }
-            assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(), Some("active"), "{path}");
-            let apps = env.admin.tenant_state(&tenant)["serviceApps"].as_array().unwrap().len();
-            assert_eq!(apps, 1, "exactly one registration after a lost response on {path}");
+            assert_eq!(
+                env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
+                Some("active"),
+                "{path}"
+            );
+            let apps = env.admin.tenant_state(&tenant)["serviceApps"]
+                .as_array()
+                .unwrap()
+                .len();
+            assert_eq!(
+                apps, 1,
+                "exactly one registration after a lost response on {path}"
+            );
             let app = env.resource("m365backup_service_app.this").unwrap();
             assert_eq!(app["status"], "active", "state matches Graph");
             env.plan().expect_code(0, "clean plan");
-            env.tf(&["state", "rm", "m365backup_service_app.this"]).expect_code(0, "next");
+            env.tf(&["state", "rm", "m365backup_service_app.this"])
+                .expect_code(0, "next");
         }
     });
 }
@@ -310,10 +415,18 @@ fn graph_date_spelling_never_causes_a_diff() {
             .unwrap()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap();
-        env.write_config(&service_app_block("this", &tenant, &format!("  effective_date_time = \"{date}\"")));
+        env.write_config(&service_app_block(
+            "this",
+            &tenant,
+            &format!("  effective_date_time = \"{date}\""),
+        ));
         env.apply().expect_code(0, "apply");
         let app = env.resource("m365backup_service_app.this").unwrap();
-        assert_eq!(app["effective_date_time"], date.as_str(), "configured value never rewritten");
+        assert_eq!(
+            app["effective_date_time"],
+            date.as_str(),
+            "configured value never rewritten"
+        );
         let stored = app["activation_date_time"].as_str().unwrap().to_string();
         assert!(stored.ends_with(".45Z"), "canonical UTC form: {stored}");
         env.plan().expect_code(0, "no diff from Graph's spelling");
@@ -324,19 +437,30 @@ fn graph_date_spelling_never_causes_a_diff() {
 fn a_saved_plan_whose_date_left_the_window_fails_cleanly() {
     for_each_terraform(|env| {
         let tenant = env.tenant("firstparty");
-        let date = (time::OffsetDateTime::now_utc() + time::Duration::days(7) + time::Duration::seconds(8))
-            .replace_nanosecond(0)
-            .unwrap()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
-        env.write_config(&service_app_block("this", &tenant, &format!("  effective_date_time = \"{date}\"")));
-        env.tf(&["plan", "-out=saved.tfplan", "-no-color"]).expect_code(0, "plan inside the window");
+        let date = (time::OffsetDateTime::now_utc()
+            + time::Duration::days(7)
+            + time::Duration::seconds(8))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+        env.write_config(&service_app_block(
+            "this",
+            &tenant,
+            &format!("  effective_date_time = \"{date}\""),
+        ));
+        env.tf(&["plan", "-out=saved.tfplan", "-no-color"])
+            .expect_code(0, "plan inside the window");
         env.admin.reset_requests();
         std::thread::sleep(std::time::Duration::from_secs(10));
         env.tf(&["apply", "-no-color", "saved.tfplan"])
             .expect_code(1, "apply after the date left the window")
             .expect_contains("window", "explains the window");
-        assert_eq!(env.admin.app_status(&tenant, DEMO_CLIENT_ID), None, "Graph untouched");
+        assert_eq!(
+            env.admin.app_status(&tenant, DEMO_CLIENT_ID),
+            None,
+            "Graph untouched"
+        );
         assert!(
             !env.admin.requests().iter().any(|r| r["method"] == "POST"),
             "no Graph write was attempted"
@@ -354,19 +478,44 @@ fn bad_inputs_get_clear_errors_on_the_right_attribute() {
         ];
         let _ = cases;
         env.write_config("resource \"m365backup_service_app\" \"this\" {\n  tenant_id = \"contoso.onmicrosoft.com\"\n}\n");
-        env.plan().expect_code(1, "non-UUID tenant").expect_contains("Invalid tenant_id", "tenant error");
-        env.write_config(&service_app_block("this", &tenant, "  effective_date_time = \"next tuesday\""));
-        env.plan().expect_code(1, "unparsable date").expect_contains("RFC 3339", "date error");
-        env.write_config(&service_app_block("this", &tenant, "  effective_after = \"eight days\""));
-        env.plan().expect_code(1, "unparsable duration").expect_contains("Invalid effective_after", "duration error");
-        env.write_config(&service_app_block("this", &tenant, "  effective_after = \"40d\""));
-        env.plan().expect_code(1, "out-of-window duration").expect_contains("outside the allowed window", "window error");
+        env.plan()
+            .expect_code(1, "non-UUID tenant")
+            .expect_contains("Invalid tenant_id", "tenant error");
         env.write_config(&service_app_block(
             "this",
             &tenant,
-            &format!("  effective_date_time = \"{}\"\n  effective_after = \"8d\"", days_from_now(10)),
+            "  effective_date_time = \"next tuesday\"",
         ));
-        env.plan().expect_code(1, "conflict").expect_contains("Conflicting arguments", "conflict error");
+        env.plan()
+            .expect_code(1, "unparsable date")
+            .expect_contains("RFC 3339", "date error");
+        env.write_config(&service_app_block(
+            "this",
+            &tenant,
+            "  effective_after = \"eight days\"",
+        ));
+        env.plan()
+            .expect_code(1, "unparsable duration")
+            .expect_contains("Invalid effective_after", "duration error");
+        env.write_config(&service_app_block(
+            "this",
+            &tenant,
+            "  effective_after = \"40d\"",
+        ));
+        env.plan()
+            .expect_code(1, "out-of-window duration")
+            .expect_contains("outside the allowed window", "window error");
+        env.write_config(&service_app_block(
+            "this",
+            &tenant,
+            &format!(
+                "  effective_date_time = \"{}\"\n  effective_after = \"8d\"",
+                days_from_now(10)
+            ),
+        ));
+        env.plan()
+            .expect_code(1, "conflict")
+            .expect_contains("Conflicting arguments", "conflict error");
 
         // Unknown values during plan are decided at apply.
         let other = env.tenant("none");
@@ -375,11 +524,20 @@ fn bad_inputs_get_clear_errors_on_the_right_attribute() {
             service_app_block("first", &tenant, "  activate = false")
         ));
         env.plan().expect_code(2, "plan with unknown values");
-        env.apply().expect_code(0, "apply with values known by then");
-        assert_eq!(env.admin.app_status(&other, DEMO_CLIENT_ID).as_deref(), Some("active"));
+        env.apply()
+            .expect_code(0, "apply with values known by then");
+        assert_eq!(
+            env.admin.app_status(&other, DEMO_CLIENT_ID).as_deref(),
+            Some("active")
+        );
 
-        env.set_env("M365BACKUP_GRAPH_ENDPOINT", &env.emulator.url().replace("https://", "http://"));
-        env.plan().expect_code(1, "http endpoint").expect_contains("https", "refuses http");
+        env.set_env(
+            "M365BACKUP_GRAPH_ENDPOINT",
+            &env.emulator.url().replace("https://", "http://"),
+        );
+        env.plan()
+            .expect_code(1, "http endpoint")
+            .expect_contains("https", "refuses http");
     });
 }
 
@@ -399,13 +557,22 @@ fn provider_logs_show_graph_calls_and_never_a_secret() {
             .collect();
         assert!(!secrets.is_empty());
         let all = run.combined();
-        assert!(all.contains("terraform-provider-m365backup"), "provider log lines reach Terraform");
-        assert!(all.contains("/solutions/backupRestore/serviceApps"), "Graph calls are logged:\n{all}");
+        assert!(
+            all.contains("terraform-provider-m365backup"),
+            "provider log lines reach Terraform"
+        );
+        assert!(
+            all.contains("/solutions/backupRestore/serviceApps"),
+            "Graph calls are logged:\n{all}"
+        );
         for (name, value) in secrets {
             assert!(!all.contains(&value), "{name} leaked into the logs");
         }
         let state = std::fs::read_to_string(env.work_dir().join("terraform.tfstate")).unwrap();
-        assert!(!state.contains(m365backup_emulator::demo::CLIENT_SECRET), "secret in state");
+        assert!(
+            !state.contains(m365backup_emulator::demo::CLIENT_SECRET),
+            "secret in state"
+        );
     });
 }
 
@@ -413,7 +580,11 @@ fn provider_logs_show_graph_calls_and_never_a_secret() {
 fn effective_after_becomes_one_stable_date() {
     for_each_terraform(|env| {
         let tenant = env.tenant("firstparty");
-        env.write_config(&service_app_block("this", &tenant, "  effective_after = \"8d\""));
+        env.write_config(&service_app_block(
+            "this",
+            &tenant,
+            "  effective_after = \"8d\"",
+        ));
         env.apply().expect_code(0, "apply with effective_after");
         let app = env.resource("m365backup_service_app.this").unwrap();
         assert_eq!(app["status"], "pendingActive");
@@ -424,8 +595,12 @@ fn effective_after_becomes_one_stable_date() {
         )
         .unwrap();
         let ahead = date - time::OffsetDateTime::now_utc();
-        assert!(ahead > time::Duration::days(7) && ahead <= time::Duration::days(8), "{ahead}");
-        env.plan().expect_code(0, "the date stays put: no diff on later plans");
+        assert!(
+            ahead > time::Duration::days(7) && ahead <= time::Duration::days(8),
+            "{ahead}"
+        );
+        env.plan()
+            .expect_code(0, "the date stays put: no diff on later plans");
     });
 }
 
@@ -439,16 +614,25 @@ fn another_apps_registration_is_readable_and_deletable_but_not_activatable() {
             json!({ "client_id": other, "effective_in_seconds": 8 * 86_400 }),
         );
         env.write_config(&service_app_block("theirs", &tenant, "  activate = false"));
-        env.tf(&["import", "-no-color", "m365backup_service_app.theirs", &format!("{tenant}/{other}")])
-            .expect_code(0, "import another app's registration");
+        env.tf(&[
+            "import",
+            "-no-color",
+            "m365backup_service_app.theirs",
+            &format!("{tenant}/{other}"),
+        ])
+        .expect_code(0, "import another app's registration");
         let app = env.resource("m365backup_service_app.theirs").unwrap();
         assert_eq!(app["status"], "pendingActive");
         env.plan()
             .expect_code(1, "deactivating another app is refused at plan")
-            .expect_contains("Only the app itself can activate or deactivate", "explains why");
+            .expect_contains(
+                "Only the app itself can activate or deactivate",
+                "explains why",
+            );
         env.write_config(&service_app_block("theirs", &tenant, ""));
         env.plan().expect_code(0, "no change needed: readable");
-        env.destroy().expect_code(0, "another app's pending registration can be unregistered");
+        env.destroy()
+            .expect_code(0, "another app's pending registration can be unregistered");
         assert_eq!(env.admin.app_status(&tenant, &other), None);
     });
 }

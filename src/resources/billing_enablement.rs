@@ -475,10 +475,24 @@ impl Resource for BillingEnablementResource {
         match readiness(&ctx, &tenant, diags).await? {
             Readiness::Ready => {
                 if let Some(reason) = drift.filter(|_| !asked) {
-                    diags.root_warning(
-                        "Billing enablement drifted",
-                        format!("In tenant {tenant}, {reason}. This plan enables the billing policy again."),
-                    );
+                    let (summary, what) = if prior
+                        .backup_service_consumer
+                        .as_ref_option()
+                        .map(String::as_str)
+                        == Some("firstparty")
+                        && prior.status.as_ref_option().map(String::as_str) == Some("enabled")
+                    {
+                        (
+                            "Controller change took effect: billing to enable",
+                            "the controller app is active now, so this plan enables its billing policy",
+                        )
+                    } else {
+                        (
+                            "Billing enablement drifted",
+                            "this plan enables the billing policy again",
+                        )
+                    };
+                    diags.root_warning(summary, format!("In tenant {tenant}, {reason}; {what}."));
                 }
                 planned.set_computed_unknown();
                 Some((

@@ -615,7 +615,9 @@ impl Resource for ServiceAppResource {
                 None
             }
             DestroyDecision::Unregister { warning } => {
-                if let Some(w) = warning {
+                if let Some(mut w) = warning {
+                    // The apply reports the result; the plan announces it.
+                    w.summary = "This plan unregisters the active Backup Storage controller".into();
                     add_problem(diags, &w, true);
                 }
                 Some(prior_private)

@@ -69,9 +69,16 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The version a terraform binary reports, e.g. "1.0.3".
 pub fn terraform_version(bin: &Path) -> String {
-    let out = Command::new(bin).arg("version").arg("-json").output().expect("terraform runs");
+    let out = Command::new(bin)
+        .arg("version")
+        .arg("-json")
+        .output()
+        .expect("terraform runs");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    v["terraform_version"].as_str().unwrap_or("unknown").to_string()
+    v["terraform_version"]
+        .as_str()
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 /// Runs `scenario` once per terraform binary, each with a fresh emulator.
@@ -183,7 +190,10 @@ impl Env {
 
     /// `(major, minor)` of the terraform binary.
     pub fn version_tuple(&self) -> (u32, u32) {
-        let mut parts = self.version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let mut parts = self
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
         (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
     }
 
@@ -197,7 +207,9 @@ impl Env {
 
     /// Copies the `.tf` files of `examples/<name>` into the working directory.
     pub fn use_example(&self, name: &str) {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name);
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name);
         for entry in std::fs::read_dir(&src).expect("example exists") {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "tf") {
@@ -208,7 +220,11 @@ impl Env {
 
     /// Writes `terraform.tfvars.json` in the working directory.
     pub fn write_vars(&self, vars: &Value) {
-        std::fs::write(self.work_dir().join("terraform.tfvars.json"), vars.to_string()).unwrap();
+        std::fs::write(
+            self.work_dir().join("terraform.tfvars.json"),
+            vars.to_string(),
+        )
+        .unwrap();
     }
 
     pub fn set_env(&mut self, name: &str, value: &str) {
@@ -221,11 +237,23 @@ impl Env {
         self.removed_env.push(name.to_string());
     }
 
-    /// Runs terraform with `args` in the working directory.
-    pub fn tf(&self, args: &[&str]) -> Run {
+    /// Undoes [`Env::set_env`] / [`Env::remove_env`] for `name`.
+    pub fn reset_env(&mut self, name: &str) {
+        self.extra_env.retain(|(n, _)| n != name);
+        self.removed_env.retain(|n| n != name);
+    }
+
+    /// A terraform command in the working directory with the emulator's environment.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.terraform);
         cmd.args(args).current_dir(self.work_dir());
-        for name in ["RUST_BACKTRACE", "TF_LOG", "TF_LOG_PROVIDER", "TF_CLI_ARGS", "TF_WORKSPACE"] {
+        for name in [
+            "RUST_BACKTRACE",
+            "TF_LOG",
+            "TF_LOG_PROVIDER",
+            "TF_CLI_ARGS",
+            "TF_WORKSPACE",
+        ] {
             cmd.env_remove(name);
         }
         for (name, value) in self.emulator.env_exports() {
@@ -242,7 +270,18 @@ impl Env {
         for (name, value) in &self.extra_env {
             cmd.env(name, value);
         }
-        let Output { status, stdout, stderr } = cmd.output().expect("terraform runs");
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    }
+
+    /// Runs terraform with `args` in the working directory.
+    pub fn tf(&self, args: &[&str]) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(args).output().expect("terraform runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -273,7 +312,9 @@ impl Env {
     /// The attribute values of a resource in state, by address (e.g. `m365backup_service_app.this`).
     pub fn resource(&self, address: &str) -> Option<Value> {
         let state = self.show();
-        let resources = state["values"]["root_module"]["resources"].as_array()?.clone();
+        let resources = state["values"]["root_module"]["resources"]
+            .as_array()?
+            .clone();
         resources
             .into_iter()
             .find(|r| r["address"] == address)
@@ -283,7 +324,10 @@ impl Env {
     /// Creates a tenant in the emulator.
     pub fn tenant(&self, controller: &str) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        self.admin.put(&format!("/_emulator/tenants/{id}"), json!({ "controller": controller }));
+        self.admin.put(
+            &format!("/_emulator/tenants/{id}"),
+            json!({ "controller": controller }),
+        );
         id
     }
 }
@@ -316,33 +360,55 @@ impl Admin {
     }
 
     pub fn get(&self, path: &str) -> Value {
-        let resp = self.http.get(format!("{}{path}", self.base)).send().expect("admin GET");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .expect("admin GET");
         Self::check(resp, path)
     }
 
     pub fn post(&self, path: &str, body: Value) -> Value {
-        let resp = self.http.post(format!("{}{path}", self.base)).json(&body).send().expect("admin POST");
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .expect("admin POST");
         Self::check(resp, path)
     }
 
     pub fn put(&self, path: &str, body: Value) -> Value {
-        let resp = self.http.put(format!("{}{path}", self.base)).json(&body).send().expect("admin PUT");
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .expect("admin PUT");
         Self::check(resp, path)
     }
 
     pub fn delete(&self, path: &str) -> Value {
-        let resp = self.http.delete(format!("{}{path}", self.base)).send().expect("admin DELETE");
+        let resp = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .expect("admin DELETE");
         Self::check(resp, path)
     }
 
     pub fn advance_days(&self, days: i64) {
-        self.post("/_emulator/clock/advance", json!({ "seconds": days * 86_400 }));
+        self.post(
+            "/_emulator/clock/advance",
+            json!({ "seconds": days * 86_400 }),
+        );
     }
 
     /// Every serviceApp of a tenant, from `/_emulator/state`.
     pub fn tenant_state(&self, tenant: &str) -> Value {
         let state = self.get("/_emulator/state");
-        find_tenant(&state, tenant).unwrap_or_else(|| panic!("tenant {tenant} not in emulator state: {state}"))
+        find_tenant(&state, tenant)
+            .unwrap_or_else(|| panic!("tenant {tenant} not in emulator state: {state}"))
     }
 
     /// Status of one app in a tenant (`None` when not registered).
@@ -350,13 +416,20 @@ impl Admin {
         let t = self.tenant_state(tenant);
         let apps = t["serviceApps"].as_array().cloned().unwrap_or_default();
         apps.iter()
-            .find(|a| a["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(app)))
+            .find(|a| {
+                a["id"]
+                    .as_str()
+                    .is_some_and(|id| id.eq_ignore_ascii_case(app))
+            })
             .and_then(|a| a["status"].as_str().map(str::to_string))
     }
 
     /// Graph/Entra requests logged since the last reset.
     pub fn requests(&self) -> Vec<Value> {
-        self.get("/_emulator/requests").as_array().cloned().unwrap_or_default()
+        self.get("/_emulator/requests")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn reset_requests(&self) {
@@ -379,12 +452,18 @@ pub fn find_tenant(state: &Value, tenant: &str) -> Option<Value> {
     match tenants {
         Value::Object(map) => map.get(tenant).cloned().or_else(|| {
             map.values()
-                .find(|t| t["id"].as_str() == Some(tenant) || t["tenantId"].as_str() == Some(tenant))
+                .find(|t| {
+                    t["id"].as_str() == Some(tenant) || t["tenantId"].as_str() == Some(tenant)
+                })
                 .cloned()
         }),
         Value::Array(list) => list
             .iter()
-            .find(|t| t["id"].as_str() == Some(tenant) || t["tenantId"].as_str() == Some(tenant) || t["tenant_id"].as_str() == Some(tenant))
+            .find(|t| {
+                t["id"].as_str() == Some(tenant)
+                    || t["tenantId"].as_str() == Some(tenant)
+                    || t["tenant_id"].as_str() == Some(tenant)
+            })
             .cloned(),
         _ => None,
     }
@@ -394,7 +473,9 @@ pub const DEMO_CLIENT_ID: &str = demo::CLIENT_ID;
 
 /// A resource block for the service app in `tenant`, with extra lines.
 pub fn service_app_block(name: &str, tenant: &str, extra: &str) -> String {
-    format!("resource \"m365backup_service_app\" \"{name}\" {{\n  tenant_id = \"{tenant}\"\n{extra}\n}}\n")
+    format!(
+        "resource \"m365backup_service_app\" \"{name}\" {{\n  tenant_id = \"{tenant}\"\n{extra}\n}}\n"
+    )
 }
 
 /// An RFC 3339 date `days` from now (real time: the provider's clock).
