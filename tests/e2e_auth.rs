@@ -354,7 +354,10 @@ fn managed_identity_through_the_app_service_endpoint() {
 
         // Another tenant: a managed identity is single-tenant, and the diagnostic says so.
         let other = env.tenant("none");
-        env.write_config(&register_only(&other));
+        env.write_config(&format!(
+            "{}\ndata \"m365backup_service_apps\" \"other\" {{\n  tenant_id = \"{other}\"\n}}\n",
+            service_app_block("this", demo::TENANT_ID, "")
+        ));
         env.plan()
             .expect_code(1, "managed identity in another tenant")
             .expect_contains("managed identity", "names the credential")

@@ -310,7 +310,6 @@ impl ManagedIdentityCredential {
                 .clone()
                 .map(azure_identity::UserAssignedId::ClientId),
             client_options: azure::client_options(t, None, ctx.max_retries),
-            ..Default::default()
         }
     }
 }
@@ -356,10 +355,13 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::AtomicU64;
 
+    /// (method, URL, headers) of one request.
+    type Seen = (String, String, Vec<(String, String)>);
+
     /// Records requests; answers with a canned IMDS token response.
     #[derive(Debug, Default)]
     struct Recorder {
-        seen: Mutex<Vec<(String, String, Vec<(String, String)>)>>,
+        seen: Mutex<Vec<Seen>>,
     }
 
     #[async_trait]
@@ -408,7 +410,6 @@ mod tests {
                 transport: Some(azure_core::http::Transport::new(recorder.clone())),
                 ..Default::default()
             },
-            ..Default::default()
         };
         let cred = azure_identity::ManagedIdentityCredential::new(Some(options)).unwrap();
         let t = azure::get_token(

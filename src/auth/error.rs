@@ -312,6 +312,8 @@ fn labelled_line(text: &str, label: &str) -> Option<String> {
 /// The first line of an Entra description, without its leading `AADSTSnnnn:` (kept separately).
 fn first_line_without_code(text: &str) -> String {
     let line = text.lines().next().unwrap_or("").trim();
+    // Trace and correlation ids are reported separately (some answers put them on the same line).
+    let line = line.split(" Trace ID:").next().unwrap_or(line).trim();
     let line = match line.strip_prefix("AADSTS") {
         Some(rest) => {
             let after_digits = rest.trim_start_matches(|c: char| c.is_ascii_digit());
@@ -377,6 +379,14 @@ mod tests {
         assert_eq!(e.description, "The refresh token has expired.");
         assert_eq!(e.trace_id.as_deref(), Some("t-2"));
         assert_eq!(e.correlation_id.as_deref(), Some("c-2"));
+    }
+
+    #[test]
+    fn ids_on_the_same_line_are_cut_from_the_description() {
+        let body = br#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired. Trace ID: t-3 Correlation ID: c-3 Timestamp: 2024-01-01 00:00:00Z","error_codes":[700082],"trace_id":"t-3"}"#;
+        let e = parse_entra_error(400, body);
+        assert_eq!(e.description, "The refresh token has expired.");
+        assert_eq!(e.trace_id.as_deref(), Some("t-3"));
     }
 
     #[test]

@@ -154,7 +154,7 @@ impl TokenCacheFile {
                 })
         };
         let path = match configured.map(str::trim).filter(|p| !p.is_empty()) {
-            Some(p) if p == "~" => return Err("token_cache_path must name a file".to_owned()),
+            Some("~") => return Err("token_cache_path must name a file".to_owned()),
             Some(p) => match p.strip_prefix("~/") {
                 Some(rest) => home()?.join(rest),
                 None => PathBuf::from(p),
