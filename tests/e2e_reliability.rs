@@ -48,6 +48,7 @@ fn converge(env: &Env, tenant: &str, what: &str) {
         "{what}: provider panicked:\n{}",
         first.combined()
     );
+    eprintln!("outcome: {what}: first apply exit {}", first.code);
     assert_state_matches_graph(env, tenant, &format!("{what} (after the first apply)"));
     if first.code != 0 {
         env.apply()
