@@ -126,7 +126,7 @@ impl RefreshTokenCredential {
     }
 
     /// The source for `tenant`: a token for exactly that tenant, else one for any tenant.
-    fn source_for(&self, tenant: &str) -> Option<(usize, &RefreshSource)> {
+    pub(crate) fn source_for(&self, tenant: &str) -> Option<(usize, &RefreshSource)> {
         let exact = self.sources.iter().enumerate().find(|(_, s)| {
             s.tenant
                 .as_deref()

@@ -260,7 +260,17 @@ impl Authenticator {
         let sources = entries
             .into_iter()
             .map(|e| RefreshSource {
-                tenant: (!e.key.is_multi_tenant()).then(|| e.key.tenant.clone()),
+                // A sign-in to a domain name (contoso.onmicrosoft.com) serves its tenant ID.
+                tenant: (!e.key.is_multi_tenant()).then(|| {
+                    match e
+                        .home_tenant
+                        .as_deref()
+                        .filter(|_| !crate::config::is_guid(&e.key.tenant))
+                    {
+                        Some(home) => home.trim().to_ascii_lowercase(),
+                        None => e.key.tenant.clone(),
+                    }
+                }),
                 token: e.refresh_token,
                 name: RefreshTokenCredential::CACHED_NAME,
                 sink: Some(Arc::new(CacheFileSink {
@@ -531,6 +541,55 @@ mod tests {
         let e = a.token("t1", TokenKind::Delegated).await.unwrap_err();
         assert!(matches!(e, AuthError::InvalidAccessToken(_)), "{e:?}");
         assert!(!e.to_string().contains("opaque-token-123"));
+    }
+
+    fn cached(tenant: &str, home: Option<&str>) -> CacheEntry {
+        CacheEntry {
+            key: CacheKey::new("https://login.example.test", tenant, "app"),
+            refresh_token: Secret::new(format!("rt-{tenant}")),
+            signed_in_at: token_file::now_rfc3339(),
+            rotated_at: None,
+            home_tenant: home.map(str::to_owned),
+            user: None,
+        }
+    }
+
+    #[test]
+    fn cached_sign_ins_cover_their_tenants() {
+        let t1 = "aaaaaaaa-0000-0000-0000-000000000001";
+        let t2 = "bbbbbbbb-0000-0000-0000-000000000002";
+        let file = TokenCacheFile::at("/nonexistent/cache.json");
+        let a = Authenticator::new(settings(), http())
+            .with_cached_refresh_tokens(file.clone(), vec![cached(t1, Some(t1))]);
+        assert!(a.has_delegated());
+        assert!(a.has_delegated_for(t1));
+        assert!(!a.has_delegated_for(t2));
+        let a = Authenticator::new(settings(), http()).with_cached_refresh_tokens(
+            file.clone(),
+            vec![
+                cached("organizations", Some(t1)),
+                cached("contoso.example", Some(t2)),
+            ],
+        );
+        assert!(a.has_delegated_for(t2));
+        assert!(a.has_delegated_for("cccccccc-0000-0000-0000-000000000003"));
+        let r = a.refresh.as_ref().unwrap();
+        // The domain sign-in serves its tenant ID; organizations serves the rest.
+        assert_eq!(
+            r.source_for(t2).unwrap().1.token.expose(),
+            "rt-contoso.example"
+        );
+        assert_eq!(
+            r.source_for(t1).unwrap().1.token.expose(),
+            "rt-organizations"
+        );
+        // A configured refresh token wins over the cache.
+        let mut s = settings();
+        s.delegated_refresh_token = Some(Secret::new("configured"));
+        let a =
+            Authenticator::new(s, http()).with_cached_refresh_tokens(file, vec![cached(t1, None)]);
+        let r = a.refresh.as_ref().unwrap();
+        assert_eq!(r.source_for(t1).unwrap().1.token.expose(), "configured");
     }
 
     #[test]
