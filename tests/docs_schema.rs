@@ -21,7 +21,9 @@ fn documented(markdown: &str) -> BTreeMap<String, (String, String)> {
     for line in markdown.lines() {
         if let Some(title) = line.strip_prefix("### ") {
             let title = title.trim();
-            section = ["Required", "Optional", "Read-Only"].contains(&title).then(|| title.to_string());
+            section = ["Required", "Optional", "Read-Only"]
+                .contains(&title)
+                .then(|| title.to_string());
             continue;
         }
         if line.starts_with("## ") {
@@ -31,7 +33,9 @@ fn documented(markdown: &str) -> BTreeMap<String, (String, String)> {
         let (Some(section), Some(rest)) = (&section, line.strip_prefix("- `")) else {
             continue;
         };
-        let Some((name, after)) = rest.split_once('`') else { continue };
+        let Some((name, after)) = rest.split_once('`') else {
+            continue;
+        };
         let ty = after
             .trim_start()
             .strip_prefix('(')
@@ -50,7 +54,9 @@ fn type_name(ty: &Value) -> String {
         Value::String(s) if s == "number" => "Number".into(),
         Value::Array(parts) if parts.len() == 2 => {
             let inner = match &parts[1] {
-                Value::Array(p) if p.first() == Some(&Value::from("object")) => "Object".to_string(),
+                Value::Array(p) if p.first() == Some(&Value::from("object")) => {
+                    "Object".to_string()
+                }
                 other => type_name(other),
             };
             match parts[0].as_str() {
@@ -78,14 +84,20 @@ fn compare(block: &Value, markdown: &str) -> Vec<String> {
             "Read-Only"
         };
         match docs.get(name) {
-            None => problems.push(format!("`{name}` is not documented (expected under ### {kind})")),
+            None => problems.push(format!(
+                "`{name}` is not documented (expected under ### {kind})"
+            )),
             Some((section, ty)) => {
                 if section != kind {
-                    problems.push(format!("`{name}` is documented under ### {section}, but the schema makes it {kind}"));
+                    problems.push(format!(
+                        "`{name}` is documented under ### {section}, but the schema makes it {kind}"
+                    ));
                 }
                 let want = type_name(&attr["type"]);
                 if *ty != want {
-                    problems.push(format!("`{name}` is documented as ({ty}), the schema type is ({want})"));
+                    problems.push(format!(
+                        "`{name}` is documented as ({ty}), the schema type is ({want})"
+                    ));
                 }
             }
         }
@@ -106,7 +118,10 @@ fn the_comparison_catches_an_undocumented_attribute() {
     }});
     let doc = "## Schema\n\n### Optional\n\n- `a` (String) A.\n";
     let problems = compare(&block, doc);
-    assert_eq!(problems, vec!["`b` is not documented (expected under ### Read-Only)".to_string()]);
+    assert_eq!(
+        problems,
+        vec!["`b` is not documented (expected under ### Read-Only)".to_string()]
+    );
     let full = format!("{doc}\n### Read-Only\n\n- `b` (Boolean) B.\n");
     assert!(compare(&block, &full).is_empty());
     let wrong = "### Required\n\n- `a` (Number) A.\n\n### Read-Only\n\n- `b` (Boolean) B.\n- `c` (String) C.\n";
@@ -139,7 +154,11 @@ fn terraform(bin: &Path, home: &Path, dir: &Path, args: &[&str]) -> (bool, Strin
         .env("TF_IN_AUTOMATION", "1")
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -169,24 +188,42 @@ fn every_schema_attribute_is_documented_with_its_kind_and_type() {
     let bin = terraform_binaries().last().unwrap();
     let home = mirror_home();
     let schema = provider_schema(bin, home.path());
-    let mut pages: Vec<(String, &Value, PathBuf)> =
-        vec![("provider".into(), &schema["provider"]["block"], Path::new(ROOT).join("docs/index.md"))];
-    for (kind, dir) in [("resource_schemas", "resources"), ("data_source_schemas", "data-sources")] {
+    let mut pages: Vec<(String, &Value, PathBuf)> = vec![(
+        "provider".into(),
+        &schema["provider"]["block"],
+        Path::new(ROOT).join("docs/index.md"),
+    )];
+    for (kind, dir) in [
+        ("resource_schemas", "resources"),
+        ("data_source_schemas", "data-sources"),
+    ] {
         let map = schema[kind].as_object().expect("schemas");
         assert!(!map.is_empty());
         for (name, s) in map {
             let short = name.trim_start_matches("m365backup_");
-            pages.push((name.clone(), &s["block"], Path::new(ROOT).join(format!("docs/{dir}/{short}.md"))));
+            pages.push((
+                name.clone(),
+                &s["block"],
+                Path::new(ROOT).join(format!("docs/{dir}/{short}.md")),
+            ));
         }
     }
     let mut problems = Vec::new();
     for (name, block, page) in pages {
         match std::fs::read_to_string(&page) {
             Err(_) => problems.push(format!("{name}: {} is missing", page.display())),
-            Ok(text) => problems.extend(compare(block, &text).into_iter().map(|p| format!("{name} ({}): {p}", page.display()))),
+            Ok(text) => problems.extend(
+                compare(block, &text)
+                    .into_iter()
+                    .map(|p| format!("{name} ({}): {p}", page.display())),
+            ),
         }
     }
-    assert!(problems.is_empty(), "docs and schema disagree:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "docs and schema disagree:\n{}",
+        problems.join("\n")
+    );
 }
 
 fn example_roots() -> Vec<PathBuf> {
@@ -214,10 +251,18 @@ fn example_roots() -> Vec<PathBuf> {
 fn every_example_is_formatted_and_valid() {
     let home = mirror_home();
     for bin in terraform_binaries() {
-        let (ok, text) = terraform(bin, home.path(), Path::new(ROOT), &["fmt", "-check", "-recursive", "-diff", "examples"]);
+        let (ok, text) = terraform(
+            bin,
+            home.path(),
+            Path::new(ROOT),
+            &["fmt", "-check", "-recursive", "-diff", "examples"],
+        );
         assert!(ok, "terraform fmt -check ({}):\n{text}", bin.display());
         for root in example_roots() {
-            let copy = home.path().join("validate").join(root.strip_prefix(ROOT).unwrap());
+            let copy = home
+                .path()
+                .join("validate")
+                .join(root.strip_prefix(ROOT).unwrap());
             std::fs::create_dir_all(&copy).unwrap();
             for entry in std::fs::read_dir(&root).unwrap() {
                 let path = entry.unwrap().path();
@@ -225,10 +270,25 @@ fn every_example_is_formatted_and_valid() {
                     std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
                 }
             }
-            let (ok, text) = terraform(bin, home.path(), &copy, &["init", "-no-color", "-input=false", "-backend=false"]);
-            assert!(ok, "init of {} ({}):\n{text}", root.display(), bin.display());
+            let (ok, text) = terraform(
+                bin,
+                home.path(),
+                &copy,
+                &["init", "-no-color", "-input=false", "-backend=false"],
+            );
+            assert!(
+                ok,
+                "init of {} ({}):\n{text}",
+                root.display(),
+                bin.display()
+            );
             let (ok, text) = terraform(bin, home.path(), &copy, &["validate", "-no-color"]);
-            assert!(ok, "validate of {} ({}):\n{text}", root.display(), bin.display());
+            assert!(
+                ok,
+                "validate of {} ({}):\n{text}",
+                root.display(),
+                bin.display()
+            );
             let _ = std::fs::remove_dir_all(copy.join(".terraform"));
         }
     }

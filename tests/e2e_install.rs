@@ -36,11 +36,22 @@ fn terraform_init_installs_the_provider_from_the_mirror() {
             .env_remove("RUST_BACKTRACE")
             .output()
             .unwrap();
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "terraform init via the mirror failed ({}):\n{text}", bin.display());
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "terraform init via the mirror failed ({}):\n{text}",
+            bin.display()
+        );
         assert!(text.contains("m365backup/m365backup"), "{text}");
         let lock = std::fs::read_to_string(work.join(".terraform.lock.hcl")).unwrap();
-        assert!(lock.contains("registry.terraform.io/m365backup/m365backup"), "{lock}");
+        assert!(
+            lock.contains("registry.terraform.io/m365backup/m365backup"),
+            "{lock}"
+        );
         let schema = Command::new(bin)
             .args(["providers", "schema", "-json"])
             .current_dir(&work)

@@ -157,14 +157,25 @@ fn ctrl_c_during_apply_leaves_state_matching_graph() {
         // logged, the (3 s) activation is in flight. Then Ctrl-C the whole process group, as a
         // terminal does.
         let mut waited = Duration::ZERO;
-        while !env.admin.requests().iter().any(|r| r["method"] == "POST" && r["path"] == APPS) {
+        while !env
+            .admin
+            .requests()
+            .iter()
+            .any(|r| r["method"] == "POST" && r["path"] == APPS)
+        {
             std::thread::sleep(Duration::from_millis(50));
             waited += Duration::from_millis(50);
-            assert!(waited < Duration::from_secs(60), "the registration never reached the emulator");
+            assert!(
+                waited < Duration::from_secs(60),
+                "the registration never reached the emulator"
+            );
         }
         std::thread::sleep(Duration::from_millis(1000));
         assert!(
-            !env.admin.requests().iter().any(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/activate"))),
+            !env.admin
+                .requests()
+                .iter()
+                .any(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/activate"))),
             "the interrupt must arrive while the activation is in flight"
         );
         // SAFETY: signals the process group of the terraform child this test started.
@@ -178,9 +189,14 @@ fn ctrl_c_during_apply_leaves_state_matching_graph() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(!text.contains("panicked"), "{text}");
-        assert!(text.contains("Gracefully shutting down"), "terraform saw the interrupt:\n{text}");
+        assert!(
+            text.contains("Gracefully shutting down"),
+            "terraform saw the interrupt:\n{text}"
+        );
         // The provider survived the Ctrl-C and finished the in-flight activation.
-        let app = env.resource("m365backup_service_app.this").expect("the in-flight create was recorded");
+        let app = env
+            .resource("m365backup_service_app.this")
+            .expect("the in-flight create was recorded");
         assert_eq!(app["status"], "active", "{text}");
         assert_state_matches_graph(env, &tenant, "after Ctrl-C");
         env.apply().expect_code(0, "re-run after Ctrl-C converges");

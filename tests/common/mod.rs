@@ -145,9 +145,7 @@ impl Run {
 /// Terraform wraps diagnostics at the terminal width and draws a box: compare text with
 /// whitespace and box characters collapsed.
 pub fn unwrap_lines(text: &str) -> String {
-    text.replace('│', " ")
-        .replace('╷', " ")
-        .replace('╵', " ")
+    text.replace(['│', '╷', '╵'], " ")
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
