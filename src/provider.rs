@@ -50,6 +50,19 @@ impl ProviderContext {
     }
 }
 
+impl ProviderContext {
+    /// [`ProviderContext::tenant_for`], reporting a failure as a diagnostic on `tenant_id`.
+    pub fn tenant_or_report(
+        &self,
+        configured: Option<&str>,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
+        self.tenant_for(configured)
+            .map_err(|problem| add_problem(diags, &problem, false))
+            .ok()
+    }
+}
+
 /// Holds the context once Terraform has configured the provider; resources are created before.
 #[derive(Default, Clone)]
 pub struct SharedContext(Arc<RwLock<Option<Arc<ProviderContext>>>>);

@@ -79,3 +79,47 @@ pub fn schema(version: i64, description: &'static str, attrs: Vec<Attr>) -> Sche
         },
     }
 }
+
+/// The computed serviceStatus attributes shared by `m365backup_billing_enablement` and the
+/// `m365backup_service` data source (same names, same meaning).
+pub fn service_status_attrs() -> Vec<Attr> {
+    use AttributeType::String;
+    vec![
+        attr(
+            "status",
+            String,
+            Kind::Computed,
+            "The service status: `disabled`, `enabled`, `protectionChangeLocked`, `restoreLocked`, or a newer value.",
+        ),
+        attr(
+            "backup_service_consumer",
+            String,
+            Kind::Computed,
+            "Who controls the service: `unknown`, `firstparty`, `thirdparty`, or a newer value.",
+        ),
+        attr(
+            "disable_reason",
+            String,
+            Kind::Computed,
+            "Why the service is disabled: `none`, `invalidBillingProfile`, `userRequested`, `controllerServiceAppDeleted`, or a newer value.",
+        ),
+        attr(
+            "grace_period_date_time",
+            String,
+            Kind::Computed,
+            "End of the grace period, when one runs.",
+        ),
+        attr(
+            "restore_allowed_till_date_time",
+            String,
+            Kind::Computed,
+            "End of the restore-allowed period, when one runs.",
+        ),
+        attr(
+            "last_modified_date_time",
+            String,
+            Kind::Computed,
+            "When the service status last changed.",
+        ),
+    ]
+}

@@ -9,7 +9,7 @@ use tf_provider::{DataSource, Diagnostics};
 
 use crate::provider::{SharedContext, add_problem};
 use crate::resources::graph_problem;
-use crate::schema::{Kind, attr, schema};
+use crate::schema::{Kind, attr, schema, service_status_attrs};
 use crate::timefmt::canonical_text;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -55,50 +55,14 @@ impl DataSource for ServiceDataSource {
         Some(schema(
             0,
             "The Microsoft 365 Backup Storage service status of a tenant: whether it is enabled, who controls it, and the grace-period and restore-until dates.",
-            vec![
-                attr(
-                    "tenant_id",
-                    String,
-                    Kind::OptionalComputed,
-                    "Tenant ID. Defaults to the provider's `tenant_id`.",
-                ),
-                attr(
-                    "status",
-                    String,
-                    Kind::Computed,
-                    "`disabled`, `enabled`, `protectionChangeLocked`, `restoreLocked`, or a newer value.",
-                ),
-                attr(
-                    "backup_service_consumer",
-                    String,
-                    Kind::Computed,
-                    "`unknown`, `firstparty`, `thirdparty`, or a newer value.",
-                ),
-                attr(
-                    "disable_reason",
-                    String,
-                    Kind::Computed,
-                    "`none`, `invalidBillingProfile`, `userRequested`, `controllerServiceAppDeleted`, or a newer value.",
-                ),
-                attr(
-                    "grace_period_date_time",
-                    String,
-                    Kind::Computed,
-                    "End of the grace period, when one runs.",
-                ),
-                attr(
-                    "restore_allowed_till_date_time",
-                    String,
-                    Kind::Computed,
-                    "End of the restore-allowed period, when one runs.",
-                ),
-                attr(
-                    "last_modified_date_time",
-                    String,
-                    Kind::Computed,
-                    "When the service status last changed.",
-                ),
-            ],
+            std::iter::once(attr(
+                "tenant_id",
+                String,
+                Kind::OptionalComputed,
+                "Tenant ID. Defaults to the provider's `tenant_id`.",
+            ))
+            .chain(service_status_attrs())
+            .collect(),
         ))
     }
 
@@ -109,13 +73,8 @@ impl DataSource for ServiceDataSource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<Self::State<'a>> {
         let ctx = self.shared.get(diags)?;
-        let tenant = match ctx.tenant_for(config.tenant_id.as_ref_option().map(String::as_str)) {
-            Ok(t) => t,
-            Err(p) => {
-                add_problem(diags, &p, false);
-                return None;
-            }
-        };
+        let tenant =
+            ctx.tenant_or_report(config.tenant_id.as_ref_option().map(String::as_str), diags)?;
         let root = match ctx.graph.get_root(&tenant).await {
             Ok(root) => root,
             Err(e) => {

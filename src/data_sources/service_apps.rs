@@ -84,13 +84,8 @@ impl DataSource for ServiceAppsDataSource {
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<Self::State<'a>> {
         let ctx = self.shared.get(diags)?;
-        let tenant = match ctx.tenant_for(config.tenant_id.as_ref_option().map(String::as_str)) {
-            Ok(t) => t,
-            Err(p) => {
-                add_problem(diags, &p, false);
-                return None;
-            }
-        };
+        let tenant =
+            ctx.tenant_or_report(config.tenant_id.as_ref_option().map(String::as_str), diags)?;
         let apps = match ctx.graph.list_service_apps(&tenant).await {
             Ok(apps) => apps,
             Err(e) => {

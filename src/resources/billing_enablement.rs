@@ -15,7 +15,7 @@ use crate::graph::{GraphError, ServiceStatus};
 use crate::lifecycle::{AppStatus, Problem};
 use crate::provider::{ProviderContext, SharedContext, add_problem};
 use crate::resources::{graph_problem, opt};
-use crate::schema::{Kind, attr, schema};
+use crate::schema::{Kind, attr, schema, service_status_attrs};
 use crate::timefmt::canonical_text;
 
 /// Terraform state of a tenant's billing enablement.
@@ -295,17 +295,10 @@ fn fill_tenant(
     diags: &mut Diagnostics,
 ) -> Option<String> {
     let configured = state.tenant_id.as_ref_option().cloned();
-    match ctx.tenant_for(configured.as_deref()) {
-        Ok(t) => {
-            state.tenant_id = Value::Value(t.clone());
-            state.id = Value::Value(t.clone());
-            Some(t)
-        }
-        Err(p) => {
-            add_problem(diags, &p, false);
-            None
-        }
-    }
+    let tenant = ctx.tenant_or_report(configured.as_deref(), diags)?;
+    state.tenant_id = Value::Value(tenant.clone());
+    state.id = Value::Value(tenant.clone());
+    Some(tenant)
 }
 
 #[async_trait]
@@ -319,7 +312,7 @@ impl Resource for BillingEnablementResource {
         Some(schema(
             0,
             "Enables the controller app's billing policy in a consuming tenant (step 4 of onboarding). Graph has no disable call: destroying this resource only removes it from state.",
-            vec![
+            [
                 attr(
                     "tenant_id",
                     String,
@@ -339,43 +332,10 @@ impl Resource for BillingEnablementResource {
                     "Arbitrary values; any change calls enable again (e.g. when the billing policy or Azure subscription changes).",
                 ),
                 attr("id", String, Kind::Computed, "The consuming tenant ID."),
-                attr(
-                    "status",
-                    String,
-                    Kind::Computed,
-                    "The service status: `disabled`, `enabled`, `protectionChangeLocked`, `restoreLocked`, or a newer value.",
-                ),
-                attr(
-                    "backup_service_consumer",
-                    String,
-                    Kind::Computed,
-                    "Who controls the service: `unknown`, `firstparty`, `thirdparty`, or a newer value.",
-                ),
-                attr(
-                    "disable_reason",
-                    String,
-                    Kind::Computed,
-                    "Why the service is disabled: `none`, `invalidBillingProfile`, `userRequested`, `controllerServiceAppDeleted`, or a newer value.",
-                ),
-                attr(
-                    "grace_period_date_time",
-                    String,
-                    Kind::Computed,
-                    "End of the grace period, when one runs.",
-                ),
-                attr(
-                    "restore_allowed_till_date_time",
-                    String,
-                    Kind::Computed,
-                    "End of the restore-allowed period, when one runs.",
-                ),
-                attr(
-                    "last_modified_date_time",
-                    String,
-                    Kind::Computed,
-                    "When the service status last changed.",
-                ),
-            ],
+            ]
+            .into_iter()
+            .chain(service_status_attrs())
+            .collect(),
         ))
     }
 
