@@ -200,3 +200,65 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod decoding_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,20}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::hash_map(
+                    prop_oneof![
+                        Just("id".to_string()),
+                        Just("status".to_string()),
+                        Just("serviceStatus".to_string()),
+                        Just("application".to_string()),
+                        Just("lastModifiedBy".to_string()),
+                        "[a-zA-Z@.]{1,12}",
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever Graph sends, decoding returns a value or an error, never a panic.
+        #[test]
+        fn decoding_arbitrary_json_never_panics(value in json_value()) {
+            let text = value.to_string();
+            let _ = serde_json::from_str::<ServiceApp>(&text);
+            let _ = serde_json::from_str::<BackupRestoreRoot>(&text);
+            let _ = serde_json::from_str::<ServiceStatus>(&text);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+            let _ = serde_json::from_slice::<ServiceApp>(&bytes);
+            let _ = serde_json::from_slice::<BackupRestoreRoot>(&bytes);
+        }
+
+        /// Enum members this provider does not know yet are kept exactly, never rejected.
+        #[test]
+        fn unknown_enum_members_are_kept(status in "[a-zA-Z]{1,24}", reason in "[a-zA-Z]{1,24}") {
+            let app: ServiceApp = serde_json::from_value(serde_json::json!({"id": "x", "status": status, "extra": {"nested": 1}})).unwrap();
+            prop_assert_eq!(app.status.as_deref(), Some(status.as_str()));
+            let root: BackupRestoreRoot = serde_json::from_value(serde_json::json!({"serviceStatus": {"disableReason": reason}})).unwrap();
+            let decoded = root.service_status.unwrap().disable_reason;
+            prop_assert_eq!(decoded.as_deref(), Some(reason.as_str()));
+        }
+    }
+}
