@@ -546,7 +546,8 @@ class Bench:
             lines.append(
                 f"| {n} | **ratio m365backup / null** | {f(rr(0), '{:.2f}×')} | **{f(rr(1), '{:.2f}×')}** | "
                 f"**{f(rr(2), '{:.2f}×')}** | {f(ratio(m[3], nl[3]), '{:.2f}×')} | "
-                f"{f(rc(0), '{:.2f}×')} / {f(rc(1), '{:.2f}×')} / {f(rc(2), '{:.2f}×')} | | |")
+                f"{f(rc(0), '{:.2f}×')} / {f(rc(1), '{:.2f}×')} / {f(rc(2), '{:.2f}×')} | "
+                f"{f(ratio(m[1] and m[1].tf_cpu_s, nl[1] and nl[1].tf_cpu_s), '{:.2f}×')} | |")
 
         lines.append("\n## m365backup Graph and token traffic (emulator request log, per terraform command)\n")
         lines.append("| N | command | Graph requests | Graph req / resource | Graph GETs / resource "
