@@ -258,8 +258,10 @@ async fn serve_inner(
         addr,
         emu: emu.clone(),
     });
+    let writer = tokio::spawn(emu.clone().persist_changes());
     server::accept_loop(listener, tls.server_config, router, shutdown).await;
-    Ok(())
+    writer.abort();
+    emu.flush()
 }
 
 #[allow(dead_code)]

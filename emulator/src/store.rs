@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use base64::Engine;
@@ -17,6 +17,8 @@ pub const STATE_FILE: &str = "state.json";
 pub const JWT_KEY_FILE: &str = "jwt-hs256.key";
 /// The request log keeps at most this many entries (oldest dropped first).
 pub const REQUEST_LOG_CAP: usize = 50_000;
+/// How long changes gather before `state.json` is written (a crash loses at most this much).
+pub const PERSIST_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// An Entra app registration the token endpoint accepts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -76,27 +78,29 @@ impl Persisted {
     }
 
     pub fn tenant_mut(&mut self, id: &str) -> Option<&mut Tenant> {
-        let key = self
-            .tenants
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(id))?
-            .clone();
+        let key = stored_key(&self.tenants, id)?.to_string();
         self.tenants.get_mut(&key)
     }
 
     pub fn tenant_id(&self, id: &str) -> Option<String> {
-        self.tenants
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(id))
-            .cloned()
+        stored_key(&self.tenants, id).map(str::to_string)
     }
 
     pub fn app(&self, client_id: &str) -> Option<&AppReg> {
-        self.apps
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(client_id))
-            .map(|(_, v)| v)
+        self.apps.get(stored_key(&self.apps, client_id)?)
     }
+}
+
+/// The stored spelling of a GUID key, matched case-insensitively as Entra and Graph do.
+/// Every request looks a tenant up, so the exact spelling (what tokens carry) is tried
+/// first in O(log n); only a differently-cased id pays for the scan.
+fn stored_key<'m, V>(map: &'m BTreeMap<String, V>, id: &str) -> Option<&'m str> {
+    if let Some((key, _)) = map.get_key_value(id) {
+        return Some(key);
+    }
+    map.keys()
+        .find(|k| k.eq_ignore_ascii_case(id))
+        .map(String::as_str)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -179,6 +183,9 @@ pub struct Emu {
     state: Mutex<Persisted>,
     generation: AtomicU64,
     written: Mutex<u64>,
+    /// The persisted state changed since `state.json` was last written.
+    dirty: AtomicBool,
+    changed: tokio::sync::Notify,
     pub volatile: Mutex<Volatile>,
     pub jwt_key: Vec<u8>,
     /// Mirror of `Persisted::clock_offset_ns`, readable without the state lock.
@@ -244,12 +251,16 @@ impl Emu {
             state: Mutex::new(state),
             generation: AtomicU64::new(1),
             written: Mutex::new(0),
+            dirty: AtomicBool::new(false),
+            changed: tokio::sync::Notify::new(),
             volatile: Mutex::new(Volatile::default()),
             jwt_key,
             ca_cert_path,
             trust_bundle_path,
         };
-        emu.mutate(|_| ())?;
+        // Written at once, so that an unwritable state directory fails the start.
+        emu.dirty.store(true, Ordering::SeqCst);
+        emu.flush()?;
         Ok(emu)
     }
 
@@ -283,37 +294,56 @@ impl Emu {
         f(&self.lock())
     }
 
-    /// Changes the state and writes `state.json` (atomically, newest generation wins).
+    /// Changes the state; `state.json` follows shortly (see [`Emu::flush`]).
     pub fn mutate<R>(&self, f: impl FnOnce(&mut Persisted) -> R) -> Result<R> {
-        let (r, bytes, generation) = {
+        self.mutate_if(|p| (f(p), true))
+    }
+
+    /// Like [`Emu::mutate`] but marks the state for writing only when `f` reports a change.
+    pub fn mutate_if<R>(&self, f: impl FnOnce(&mut Persisted) -> (R, bool)) -> Result<R> {
+        let r = {
             let mut g = self.lock();
-            let r = f(&mut g);
-            let bytes = serde_json::to_vec_pretty(&*g)?;
-            (r, bytes, self.generation.fetch_add(1, Ordering::SeqCst))
+            let (r, changed) = f(&mut g);
+            if changed {
+                // Set under the state lock, so that a flush never misses a change.
+                self.dirty.store(true, Ordering::SeqCst);
+            }
+            r
         };
-        self.write(generation, &bytes)?;
+        self.changed.notify_one();
         Ok(r)
     }
 
-    /// Like [`Emu::mutate`] but writes only when `f` reports a change.
-    pub fn mutate_if<R>(&self, f: impl FnOnce(&mut Persisted) -> (R, bool)) -> Result<R> {
-        let (r, pending) = {
-            let mut g = self.lock();
-            let (r, changed) = f(&mut g);
-            let pending = if changed {
-                Some((
-                    serde_json::to_vec_pretty(&*g)?,
-                    self.generation.fetch_add(1, Ordering::SeqCst),
-                ))
-            } else {
-                None
-            };
-            (r, pending)
+    /// Writes `state.json` now if anything changed since the last write (atomically, newest
+    /// generation wins). Writing after every change would cost O(tenants) per Graph call, which
+    /// at fleet scale made the emulator the busiest process on the machine; the server writes
+    /// from [`Emu::persist_changes`] instead, and once more when it stops.
+    pub fn flush(&self) -> Result<()> {
+        let (bytes, generation) = {
+            let g = self.lock();
+            if !self.dirty.swap(false, Ordering::SeqCst) {
+                return Ok(());
+            }
+            (
+                serde_json::to_vec_pretty(&*g)?,
+                self.generation.fetch_add(1, Ordering::SeqCst),
+            )
         };
-        if let Some((bytes, generation)) = pending {
-            self.write(generation, &bytes)?;
+        self.write(generation, &bytes)
+    }
+
+    /// Writes changes in the background, at most one write per [`PERSIST_DELAY`].
+    pub async fn persist_changes(self: std::sync::Arc<Self>) {
+        loop {
+            self.changed.notified().await;
+            tokio::time::sleep(PERSIST_DELAY).await;
+            let emu = self.clone();
+            match tokio::task::spawn_blocking(move || emu.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "cannot write the state"),
+                Err(e) => tracing::error!(error = %e, "state writer stopped"),
+            }
         }
-        Ok(r)
     }
 
     fn write(&self, generation: u64, bytes: &[u8]) -> Result<()> {
@@ -335,5 +365,60 @@ impl Emu {
             v.requests.pop_front();
         }
         v.requests.push_back(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_and_app_lookups_ignore_case_and_return_the_stored_spelling() {
+        let p = Persisted::fresh(OffsetDateTime::now_utc());
+        let tenant = crate::demo::TENANT_ID;
+        assert_eq!(p.tenant_id(tenant).as_deref(), Some(tenant));
+        assert_eq!(
+            p.tenant_id(&tenant.to_ascii_uppercase()).as_deref(),
+            Some(tenant)
+        );
+        assert!(
+            p.tenant_id("00000000-0000-0000-0000-000000000000")
+                .is_none()
+        );
+        let app = crate::demo::CLIENT_ID;
+        assert_eq!(
+            p.app(&app.to_ascii_uppercase())
+                .map(|a| a.client_id.as_str()),
+            Some(app)
+        );
+        assert!(p.app("not-an-app").is_none());
+    }
+
+    #[test]
+    fn changes_reach_state_json_on_flush_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            Emu::open(
+                dir.path(),
+                dir.path().join("ca.pem"),
+                dir.path().join("bundle.pem"),
+            )
+            .unwrap()
+        };
+        let emu = open();
+        let tenant = "0f0f0f0f-0000-4000-8000-000000000001";
+        emu.mutate(|p| {
+            p.tenants.insert(
+                tenant.into(),
+                Tenant::new(tenant, InitialController::None, OffsetDateTime::now_utc()),
+            )
+        })
+        .unwrap();
+        let on_disk = || std::fs::read_to_string(dir.path().join(STATE_FILE)).unwrap();
+        assert!(!on_disk().contains(tenant), "written later, not per change");
+        emu.flush().unwrap();
+        assert!(on_disk().contains(tenant));
+        drop(emu);
+        assert!(open().read(|p| p.tenant_id(tenant)).is_some());
     }
 }

@@ -37,9 +37,9 @@ pub struct BillingState {
 /// `lastModifiedBy.application.id`), and whether the plan decided to call enable.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct BillingPrivate {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_enabled_by_app: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::is_false")]
     pub enable: bool,
 }
 
@@ -608,6 +608,27 @@ impl Resource for BillingEnablementResource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_state_keeps_only_what_is_set() {
+        let steady = BillingPrivate {
+            last_enabled_by_app: Some("3c9f1d2e-8a47-4b6c-b0d5-7e2a91f4c8a3".into()),
+            enable: false,
+        };
+        let bytes = rmp_serde::to_vec_named(&steady).unwrap();
+        assert!(
+            !bytes.windows(7).any(|w| w == b"\xa6enable"),
+            "no `enable` key"
+        );
+        assert_eq!(
+            rmp_serde::from_slice::<BillingPrivate>(&bytes).unwrap(),
+            steady
+        );
+        assert_eq!(
+            rmp_serde::to_vec_named(&BillingPrivate::default()).unwrap(),
+            [0x80]
+        );
+    }
 
     fn state(status: &str, consumer: &str) -> BillingState {
         BillingState {

@@ -101,3 +101,10 @@ pub fn missing_after_register(tenant: &str, app_id: &str) -> Problem {
         ),
     }
 }
+
+/// `skip_serializing_if` helper for private-state flags. Terraform stores the private state of
+/// every resource instance and hands it back on every call, so fields at their default are left
+/// out: a fleet of a thousand tenants carries no bytes for actions nobody planned.
+pub(crate) fn is_false(flag: &bool) -> bool {
+    !*flag
+}

@@ -44,16 +44,16 @@ pub struct ServiceAppState {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct PlannedAction {
     /// Activate the app (at `activate_at`, or now when that is `None`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::is_false")]
     pub activate: bool,
     /// The concrete activation date fixed by the plan.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activate_at: Option<String>,
     /// Deactivate first (cancel a pending activation).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "super::is_false")]
     pub deactivate: bool,
     /// Which attribute the date came from, for apply-time messages.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_attribute: Option<String>,
 }
 
@@ -838,6 +838,46 @@ impl Resource for ServiceAppResource {
 mod tests {
     use super::*;
     use crate::graph::{Identity, IdentitySet};
+
+    /// tf-provider encodes private state with `rmp_serde::to_vec_named`.
+    #[test]
+    fn private_state_is_empty_when_nothing_is_planned_and_old_encodings_still_load() {
+        let none = rmp_serde::to_vec_named(&PlannedAction::default()).unwrap();
+        assert_eq!(none, [0x80], "an empty map: nothing stored per instance");
+        let planned = PlannedAction {
+            activate: true,
+            activate_at: Some("2030-01-08T00:00:00Z".into()),
+            deactivate: false,
+            date_attribute: Some("effective_after".into()),
+        };
+        let bytes = rmp_serde::to_vec_named(&planned).unwrap();
+        assert_eq!(
+            rmp_serde::from_slice::<PlannedAction>(&bytes).unwrap(),
+            planned
+        );
+        // States written before defaults were left out carry every field.
+        #[derive(Serialize)]
+        struct Full {
+            activate: bool,
+            activate_at: Option<String>,
+            deactivate: bool,
+            date_attribute: Option<String>,
+        }
+        let old = rmp_serde::to_vec_named(&Full {
+            activate: false,
+            activate_at: None,
+            deactivate: true,
+            date_attribute: None,
+        })
+        .unwrap();
+        assert_eq!(
+            rmp_serde::from_slice::<PlannedAction>(&old).unwrap(),
+            PlannedAction {
+                deactivate: true,
+                ..Default::default()
+            }
+        );
+    }
 
     #[test]
     fn graph_values_are_canonicalised_and_arguments_kept() {
