@@ -190,6 +190,11 @@ class Emulator:
     def requests(self) -> list[dict]:
         return self.admin("GET", "/_emulator/requests") or []
 
+    def cpu_s(self) -> float:
+        """User+system CPU the emulator process has used so far (it shares the machine)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.conn is not None:
             self.conn.close()
@@ -229,6 +234,7 @@ class Run:
     log_path: Path
     cpu_all_s: float = 0.0
     requests: dict | None = None
+    emulator_cpu_s: float | None = None
 
     @property
     def rss_mib(self) -> float | None:
@@ -429,13 +435,16 @@ class Bench:
             "refresh": ["plan", "-input=false", "-no-color", "-detailed-exitcode"],
             "norefresh": ["plan", "-refresh=false", "-input=false", "-no-color", "-detailed-exitcode"],
         }[op]
+        emu_cpu0 = None
         if emu is not None:
             emu.reset_log()
+            emu_cpu0 = emu.cpu_s()
         log_path = cwd.parent / f"{provider}-{op}-{index}.log"
         wall, code, procs, cpu_all = self.tf.run(args, cwd, env, log_path,
                                                  cwd.parent / f"rusage-{provider}")
         run = Run(provider, n, op, index, wall, code, procs, log_path, cpu_all)
         if emu is not None:
+            run.emulator_cpu_s = emu.cpu_s() - emu_cpu0
             entries = emu.requests()
             (cwd.parent / f"{provider}-{op}-{index}.requests.json").write_text(json.dumps(entries))
             run.requests = analyse(entries, 2 * n, procs)
@@ -454,7 +463,9 @@ class Bench:
             extra = f", graph {r['graph']} ({r['gets_per_resource']:.2f} GET/res), tokens {r['tokens']}"
         log(f"  {provider:10s} {op:9s} #{index} {wall:7.2f}s  procs {len(procs)}"
             f" rss {run.rss_mib or 0:.1f} MiB cpu {run.cpu_s or 0:.2f}s"
-            f" (terraform core {run.tf_cpu_s:.2f}s){extra}"
+            f" (terraform core {run.tf_cpu_s:.2f}s"
+            + (f", emulator {run.emulator_cpu_s:.2f}s" if run.emulator_cpu_s is not None else "")
+            + f"){extra}"
             + (f"  (no rusage for pids {missing})" if missing else ""))
         self.runs.append(run)
         return run
@@ -483,8 +494,10 @@ class Bench:
                             emu if provider == "m365backup" else None)
             for op in ("refresh", "norefresh"):
                 for i in range(1, self.args.runs + 1):
-                    # Interleaved, so that noise from the shared machine hits both alike.
-                    for provider in ("m365backup", "null"):
+                    # Interleaved, and in alternating order (ABBA...), so that noise and drift
+                    # on the shared machine hit both alike.
+                    order = ("m365backup", "null") if i % 2 else ("null", "m365backup")
+                    for provider in order:
                         self.tf_run(provider, n, op, i, dirs[provider], env,
                                     emu if provider == "m365backup" else None)
         finally:
@@ -499,6 +512,13 @@ class Bench:
     def best(self, provider: str, n: int, op: str) -> Run | None:
         runs = self.select(provider, n, op)
         return min(runs, key=lambda r: r.wall_s) if runs else None
+
+    def median(self, provider: str, n: int, op: str) -> float | None:
+        walls = sorted(r.wall_s for r in self.select(provider, n, op))
+        if not walls:
+            return None
+        mid = len(walls) // 2
+        return walls[mid] if len(walls) % 2 else (walls[mid - 1] + walls[mid]) / 2
 
     def report(self, ns: list[int]) -> tuple[str, list[str], bool]:
         def f(x, fmt="{:.2f}"):
@@ -518,12 +538,15 @@ class Bench:
                      f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
         lines.append(f"- apply once; plans best of {self.args.runs}, m365backup and null interleaved. "
                      "Resources per provider = 2 × N. RSS = peak over the provider processes of the "
-                     "command; CPU = user+sys summed over them (best run's).\n")
+                     "command; CPU = user+sys summed over them (best run's). The emulator stands in "
+                     "for Microsoft's servers but shares this machine's CPUs with terraform, so its "
+                     "CPU is listed too.\n")
         lines.append("## Wall time, provider memory and CPU\n")
         lines.append("| N | provider | apply (s) | refresh plan (s) | plan -refresh=false (s) "
                      "| peak RSS (MiB) | provider CPU apply / refresh / no-refresh (s) "
-                     "| terraform core CPU refresh plan (s) | provider processes per plan |")
-        lines.append("|---:|---|---:|---:|---:|---:|---|---:|---:|")
+                     "| terraform core CPU refresh plan (s) | emulator CPU refresh plan (s) "
+                     "| refresh plan median (s) | provider processes per plan |")
+        lines.append("|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
         for n in ns:
             vals = {}
             for provider in ("m365backup", "null"):
@@ -534,7 +557,8 @@ class Bench:
                     f"| {n} | {provider} | {f(a and a.wall_s)} | {f(rp and rp.wall_s)} | "
                     f"{f(nr and nr.wall_s)} | {f(vals[provider][3], '{:.1f}')} | "
                     f"{f(a and a.cpu_s)} / {f(rp and rp.cpu_s)} / {f(nr and nr.cpu_s)} | "
-                    f"{f(rp and rp.tf_cpu_s)} | {len(rp.procs) if rp else '–'} |")
+                    f"{f(rp and rp.tf_cpu_s)} | {f(rp and rp.emulator_cpu_s)} | "
+                    f"{f(self.median(provider, n, 'refresh'))} | {len(rp.procs) if rp else '–'} |")
             m, nl = vals["m365backup"], vals["null"]
 
             def rr(i):
@@ -547,7 +571,8 @@ class Bench:
                 f"| {n} | **ratio m365backup / null** | {f(rr(0), '{:.2f}×')} | **{f(rr(1), '{:.2f}×')}** | "
                 f"**{f(rr(2), '{:.2f}×')}** | {f(ratio(m[3], nl[3]), '{:.2f}×')} | "
                 f"{f(rc(0), '{:.2f}×')} / {f(rc(1), '{:.2f}×')} / {f(rc(2), '{:.2f}×')} | "
-                f"{f(ratio(m[1] and m[1].tf_cpu_s, nl[1] and nl[1].tf_cpu_s), '{:.2f}×')} | |")
+                f"{f(ratio(m[1] and m[1].tf_cpu_s, nl[1] and nl[1].tf_cpu_s), '{:.2f}×')} | | "
+                f"{f(ratio(self.median('m365backup', n, 'refresh'), self.median('null', n, 'refresh')), '{:.2f}×')} | |")
 
         lines.append("\n## m365backup Graph and token traffic (emulator request log, per terraform command)\n")
         lines.append("| N | command | Graph requests | Graph req / resource | Graph GETs / resource "
