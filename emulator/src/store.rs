@@ -18,7 +18,7 @@ pub const JWT_KEY_FILE: &str = "jwt-hs256.key";
 /// The request log keeps at most this many entries (oldest dropped first).
 pub const REQUEST_LOG_CAP: usize = 50_000;
 /// How long changes gather before `state.json` is written (a crash loses at most this much).
-pub const PERSIST_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
+pub const PERSIST_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// An Entra app registration the token endpoint accepts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -189,6 +189,7 @@ pub(crate) fn to_auth_error(
             status,
             error: redact(&parsed.error, secrets),
             aadsts: parsed.aadsts,
+            client_id: None,
             description: redact(&description, secrets),
             trace_id: parsed.trace_id,
             correlation_id: parsed.correlation_id,

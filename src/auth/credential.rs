@@ -264,8 +264,12 @@ pub fn not_configured_hint(kind: TokenKind, tenant: &str, client_id: Option<&str
 
 /// How to provide a delegated credential, for diagnostics (also at plan time).
 pub fn delegated_sign_in_hint(tenant: &str, client_id: Option<&str>) -> String {
-    let tenant = if tenant.is_empty() { "T" } else { tenant };
-    let client = client_id.unwrap_or("C");
+    let tenant = if tenant.is_empty() {
+        "<tenant-id>"
+    } else {
+        tenant
+    };
+    let client = client_id.unwrap_or(super::error::CLIENT_PLACEHOLDER);
     format!(
         "activate and deactivate need a delegated token (a tenant admin signed in to the controller \
          app): run `terraform-provider-m365backup login --tenant {tenant} --client-id {client}`, or \

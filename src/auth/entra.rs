@@ -98,6 +98,10 @@ impl TokenRequestContext<'_> {
                 status: resp.status,
                 error: redact(&e.error, secrets),
                 aadsts: e.aadsts,
+                client_id: form
+                    .iter()
+                    .find(|(key, _)| *key == "client_id")
+                    .map(|(_, id)| (*id).to_owned()),
                 description: redact(&e.description, secrets),
                 trace_id: e.trace_id,
                 correlation_id: e.correlation_id,

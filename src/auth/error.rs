@@ -27,6 +27,8 @@ pub enum AuthError {
         error: String,
         /// `AADSTSnnnn`, from `error_codes` or the description.
         aadsts: Option<String>,
+        /// The app that asked, when known (for sign-in commands in the hint).
+        client_id: Option<String>,
         /// First line of `error_description`, secrets redacted.
         description: String,
         trace_id: Option<String>,
@@ -94,8 +96,15 @@ impl AuthError {
                 aadsts,
                 error,
                 tenant,
+                client_id,
                 ..
-            } => entra_hint(credential, aadsts.as_deref(), error, tenant),
+            } => entra_hint(
+                credential,
+                aadsts.as_deref(),
+                error,
+                tenant,
+                client_id.as_deref(),
+            ),
             AuthError::Transport(msg) => {
                 if looks_like_tls(msg) {
                     "The authority host's TLS certificate is not trusted. For the emulator, set \
@@ -116,7 +125,7 @@ impl AuthError {
             AuthError::InvalidConfig(_) => "Fix the provider configuration.".to_owned(),
             AuthError::AccessTokenWrongTenant { .. } => {
                 "A delegated access token only works in its own tenant: use a delegated refresh token \
-                 (terraform-provider-m365backup login --tenant organizations --client-id C, or \
+                 (terraform-provider-m365backup login --tenant organizations --client-id <client-id>, or \
                  M365BACKUP_DELEGATED_REFRESH_TOKEN) to manage several tenants."
                     .to_owned()
             }
@@ -152,12 +161,22 @@ impl AuthError {
     }
 }
 
+/// Stands in for the app's client ID in a suggested command when the error does not carry it.
+pub(crate) const CLIENT_PLACEHOLDER: &str = "<client-id>";
+
 pub(crate) fn looks_like_tls(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
     m.contains("certificate") || m.contains("tls") || m.contains("unknownissuer")
 }
 
-fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str) -> String {
+fn entra_hint(
+    credential: &str,
+    aadsts: Option<&str>,
+    error: &str,
+    tenant: &str,
+    client_id: Option<&str>,
+) -> String {
+    let client = client_id.unwrap_or(CLIENT_PLACEHOLDER);
     let code = aadsts.unwrap_or("");
     match code {
         "AADSTS7000215" | "AADSTS7000222" => format!(
@@ -193,7 +212,7 @@ fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str)
         "AADSTS70000" | "AADSTS700082" | "AADSTS70008" | "AADSTS50173" | "AADSTS700084" => {
             format!(
                 "The {credential} is invalid or expired: sign in again with \
-                 `terraform-provider-m365backup login --tenant {tenant} --client-id C` (or \
+                 `terraform-provider-m365backup login --tenant {tenant} --client-id {client}` (or \
                  --tenant organizations for every tenant), or set a fresh \
                  M365BACKUP_DELEGATED_REFRESH_TOKEN."
             )
@@ -201,7 +220,7 @@ fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str)
         "AADSTS65001" | "AADSTS650057" | "AADSTS90094" => format!(
             "The app lacks admin consent in tenant {tenant}: a tenant admin must grant consent to \
              the Microsoft Graph permission BackupRestore-Control.ReadWrite.All (delegated and \
-             application), e.g. at https://login.microsoftonline.com/{tenant}/adminconsent?client_id=C."
+             application), e.g. at https://login.microsoftonline.com/{tenant}/adminconsent?client_id={client}."
         ),
         "AADSTS7000218" => "The app registration must allow public client flows (Authentication > \
              Advanced settings > Allow public client flows = Yes) for device-code and refresh-token \
@@ -212,11 +231,10 @@ fn entra_hint(credential: &str, aadsts: Option<&str>, error: &str, tenant: &str)
              `terraform-provider-m365backup login` (with --browser if device code is blocked)."
                 .to_owned()
         }
-        _ if error == "invalid_grant" && credential.contains("refresh") => {
-            "Sign in again with `terraform-provider-m365backup login --tenant T --client-id C`, or \
-             set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
-                .to_owned()
-        }
+        _ if error == "invalid_grant" && credential.contains("refresh") => format!(
+            "Sign in again with `terraform-provider-m365backup login --tenant {tenant} --client-id \
+             {client}`, or set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
+        ),
         _ if error == "invalid_client" => format!(
             "Check the app's client_id and {credential} (ARM_CLIENT_ID / ARM_CLIENT_SECRET)."
         ),
@@ -419,6 +437,28 @@ mod tests {
     }
 
     #[test]
+    fn sign_in_hints_name_the_app_and_tenant() {
+        let expired = |client_id: Option<&str>| AuthError::Entra {
+            credential: "delegated refresh token",
+            tenant: "t1".into(),
+            status: 400,
+            error: "invalid_grant".into(),
+            aadsts: Some("AADSTS700082".into()),
+            client_id: client_id.map(str::to_owned),
+            description: "The refresh token has expired.".into(),
+            trace_id: None,
+            correlation_id: None,
+        };
+        let hint = expired(Some("11111111-2222-3333-4444-555555555555")).hint();
+        assert!(
+            hint.contains("--tenant t1 --client-id 11111111-2222-3333-4444-555555555555"),
+            "{hint}"
+        );
+        let hint = expired(None).hint();
+        assert!(hint.contains("--client-id <client-id>"), "{hint}");
+    }
+
+    #[test]
     fn display_names_credential_and_code() {
         let e = AuthError::Entra {
             credential: "client secret",
@@ -426,6 +466,7 @@ mod tests {
             status: 401,
             error: "invalid_client".into(),
             aadsts: Some("AADSTS7000215".into()),
+            client_id: Some("11111111-2222-3333-4444-555555555555".into()),
             description: "Invalid client secret provided.".into(),
             trace_id: Some("tr".into()),
             correlation_id: None,

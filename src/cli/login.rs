@@ -158,14 +158,15 @@ fn as_u64(v: &Option<serde_json::Value>) -> Option<u64> {
 }
 
 /// Explains an Entra error answer of the CLI's own requests.
-fn entra_error(status: u16, body: &[u8], tenant: &str, what: &'static str) -> CliError {
+fn entra_error(status: u16, body: &[u8], s: &Session, what: &'static str) -> CliError {
     let e = parse_entra_error(status, body);
     AuthError::Entra {
         credential: what,
-        tenant: tenant.to_owned(),
+        tenant: s.tenant.clone(),
         status,
         error: e.error,
         aadsts: e.aadsts,
+        client_id: Some(s.client_id.clone()),
         description: e.description,
         trace_id: e.trace_id,
         correlation_id: e.correlation_id,
@@ -206,7 +207,7 @@ async fn device_code_flow(s: &Session) -> Result<SignedIn, CliError> {
         return Err(entra_error(
             resp.status,
             &resp.body,
-            &s.tenant,
+            s,
             "device code sign-in",
         ));
     }
@@ -400,7 +401,7 @@ async fn browser_flow(s: &Session, port: u16, open: bool) -> Result<SignedIn, Cl
         return Err(entra_error(
             400,
             body.to_string().as_bytes(),
-            &s.tenant,
+            s,
             "browser sign-in",
         ));
     }

@@ -25,7 +25,7 @@ pub(super) fn status(common: &CommonArgs) -> Result<(), CliError> {
     let entries = file.load().map_err(CliError::new)?;
     if entries.is_empty() {
         println!(
-            "No cached sign-ins in {}. Sign in with `terraform-provider-m365backup login --tenant T --client-id C`.",
+            "No cached sign-ins in {}. Sign in with `terraform-provider-m365backup login --tenant <tenant-id> --client-id <client-id>`.",
             file.path().display()
         );
         return Ok(());

@@ -425,6 +425,7 @@ mod tests {
                 status: 401,
                 error: "invalid_client".into(),
                 aadsts: Some("AADSTS7000215".into()),
+                client_id: None,
                 description: "Invalid client secret provided.".into(),
                 trace_id: None,
                 correlation_id: None,
