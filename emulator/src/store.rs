@@ -301,16 +301,18 @@ impl Emu {
 
     /// Like [`Emu::mutate`] but marks the state for writing only when `f` reports a change.
     pub fn mutate_if<R>(&self, f: impl FnOnce(&mut Persisted) -> (R, bool)) -> Result<R> {
-        let r = {
+        let (r, changed) = {
             let mut g = self.lock();
             let (r, changed) = f(&mut g);
             if changed {
                 // Set under the state lock, so that a flush never misses a change.
                 self.dirty.store(true, Ordering::SeqCst);
             }
-            r
+            (r, changed)
         };
-        self.changed.notify_one();
+        if changed {
+            self.changed.notify_one();
+        }
         Ok(r)
     }
 
