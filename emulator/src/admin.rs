@@ -33,13 +33,6 @@ async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Resu
     serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON body: {e}")))
 }
 
-fn persist_failed(e: anyhow::Error) -> Response {
-    admin_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("persisting state: {e:#}"),
-    )
-}
-
 /// One tenant in admin answers: Graph-shaped serviceStatus (all enum members shown as
 /// themselves) and serviceApps, plus the emulator's own bookkeeping.
 pub fn tenant_json(t: &Tenant) -> Value {
@@ -84,20 +77,16 @@ pub async fn advance_clock(State(emu): State<Arc<Emu>>, req: Request) -> Respons
     if seconds > 100.0 * 365.0 * 86400.0 {
         return bad("'seconds' is too large");
     }
-    match emu.advance_clock(seconds) {
-        Ok(now) => {
-            // Apply due transitions at once so that /_emulator/state and state.json agree.
-            let _ = emu.mutate_if(|p| {
-                let mut changed = false;
-                for t in p.tenants.values_mut() {
-                    changed |= t.advance(now);
-                }
-                ((), changed)
-            });
-            plain_json(StatusCode::OK, &json!({ "now": json::rfc3339(now) }))
+    let now = emu.advance_clock(seconds);
+    // Apply due transitions at once so that /_emulator/state and state.json agree.
+    emu.mutate_if(|p| {
+        let mut changed = false;
+        for t in p.tenants.values_mut() {
+            changed |= t.advance(now);
         }
-        Err(e) => persist_failed(e),
-    }
+        ((), changed)
+    });
+    plain_json(StatusCode::OK, &json!({ "now": json::rfc3339(now) }))
 }
 
 #[derive(Deserialize, Default)]
@@ -149,7 +138,7 @@ pub async fn put_app(
         tenant_id: b.tenant_id,
     };
     let out = app_json(&app);
-    match emu.mutate(|p| {
+    emu.mutate(|p| {
         let existing = p
             .apps
             .keys()
@@ -159,10 +148,8 @@ pub async fn put_app(
             p.apps.remove(&k);
         }
         p.apps.insert(client_id.clone(), app);
-    }) {
-        Ok(()) => plain_json(StatusCode::OK, &out),
-        Err(e) => persist_failed(e),
-    }
+    });
+    plain_json(StatusCode::OK, &out)
 }
 
 pub async fn list_apps(State(emu): State<Arc<Emu>>) -> Response {
@@ -208,16 +195,14 @@ pub async fn put_tenant(
         return bad(format!("{tenant_id:?} cannot be a tenant id"));
     }
     let now = emu.now();
-    match emu.mutate(|p| {
+    let out = emu.mutate(|p| {
         let key = p.tenant_id(&tenant_id).unwrap_or(tenant_id.clone());
         let t = Tenant::new(key.clone(), controller, now);
         let out = tenant_json(&t);
         p.tenants.insert(key, t);
         out
-    }) {
-        Ok(v) => plain_json(StatusCode::OK, &v),
-        Err(e) => persist_failed(e),
-    }
+    });
+    plain_json(StatusCode::OK, &out)
 }
 
 /// Runs an admin operation on a tenant; 404 when it does not exist.
@@ -238,18 +223,17 @@ fn on_tenant(
         }
     });
     match r {
-        Ok(None) => admin_error(
+        None => admin_error(
             StatusCode::NOT_FOUND,
             format!(
                 "tenant {tenant_id:?} does not exist (create it with PUT /_emulator/tenants/{{id}})"
             ),
         ),
-        Ok(Some(Ok(v))) => plain_json(StatusCode::OK, &v),
-        Ok(Some(Err(e))) => admin_error(
+        Some(Ok(v)) => plain_json(StatusCode::OK, &v),
+        Some(Err(e)) => admin_error(
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::CONFLICT),
             e.message,
         ),
-        Err(e) => persist_failed(e),
     }
 }
 
@@ -376,13 +360,11 @@ pub async fn approve_device_code(State(emu): State<Arc<Emu>>, req: Request) -> R
 pub async fn expire_tokens(State(emu): State<Arc<Emu>>) -> Response {
     let now = OffsetDateTime::now_utc();
     let us = (now.unix_timestamp_nanos() / 1000) as i64;
-    match emu.mutate(|p| p.tokens_not_before_us = us) {
-        Ok(()) => plain_json(
-            StatusCode::OK,
-            &json!({ "expired_issued_before": json::rfc3339(now) }),
-        ),
-        Err(e) => persist_failed(e),
-    }
+    emu.mutate(|p| p.tokens_not_before_us = us);
+    plain_json(
+        StatusCode::OK,
+        &json!({ "expired_issued_before": json::rfc3339(now) }),
+    )
 }
 
 pub async fn add_fault(State(emu): State<Arc<Emu>>, req: Request) -> Response {
@@ -444,7 +426,7 @@ pub async fn clear_requests(State(emu): State<Arc<Emu>>) -> Response {
 
 pub async fn get_state(State(emu): State<Arc<Emu>>) -> Response {
     let now = emu.now();
-    let r = emu.mutate_if(|p| {
+    let tenants = emu.mutate_if(|p| {
         let mut changed = false;
         let mut tenants = serde_json::Map::new();
         for (id, t) in p.tenants.iter_mut() {
@@ -453,13 +435,10 @@ pub async fn get_state(State(emu): State<Arc<Emu>>) -> Response {
         }
         (tenants, changed)
     });
-    match r {
-        Ok(tenants) => plain_json(
-            StatusCode::OK,
-            &json!({ "now": json::rfc3339(now), "tenants": tenants }),
-        ),
-        Err(e) => persist_failed(e),
-    }
+    plain_json(
+        StatusCode::OK,
+        &json!({ "now": json::rfc3339(now), "tenants": tenants }),
+    )
 }
 
 pub async fn not_found() -> Response {

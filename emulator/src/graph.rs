@@ -580,21 +580,13 @@ fn with_tenant<R>(
         }
     });
     match result {
-        Ok(Some(Ok(r))) => Ok(r),
-        Ok(Some(Err(e))) => Err(ctx.lc(e)),
-        Ok(None) => Err(ctx.err(
+        Some(Ok(r)) => Ok(r),
+        Some(Err(e)) => Err(ctx.lc(e)),
+        None => Err(ctx.err(
             401,
             "InvalidAuthenticationToken",
             "Access token validation failure. The token's tenant is not known to this service.",
         )),
-        Err(e) => {
-            tracing::error!("persisting state: {e:#}");
-            Err(ctx.err(
-                500,
-                "generalException",
-                "The emulator could not persist its state.",
-            ))
-        }
     }
 }
 
