@@ -139,12 +139,7 @@ pub async fn put_app(
     };
     let out = app_json(&app);
     emu.mutate(|p| {
-        let existing = p
-            .apps
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(&client_id))
-            .cloned();
-        if let Some(k) = existing {
+        if let Some(k) = crate::store::stored_key(&p.apps, &client_id).map(str::to_string) {
             p.apps.remove(&k);
         }
         p.apps.insert(client_id.clone(), app);

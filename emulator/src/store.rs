@@ -94,7 +94,7 @@ impl Persisted {
 /// The stored spelling of a GUID key, matched case-insensitively as Entra and Graph do.
 /// Every request looks a tenant up, so the exact spelling (what tokens carry) is tried
 /// first in O(log n); only a differently-cased id pays for the scan.
-fn stored_key<'m, V>(map: &'m BTreeMap<String, V>, id: &str) -> Option<&'m str> {
+pub(crate) fn stored_key<'m, V>(map: &'m BTreeMap<String, V>, id: &str) -> Option<&'m str> {
     if let Some((key, _)) = map.get_key_value(id) {
         return Some(key);
     }
