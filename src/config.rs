@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::auth::Secret;
+use crate::secret::Secret;
 use crate::timefmt::parse_duration;
 
 /// The provider block's arguments as Terraform sent them (`None` = null or unknown).
@@ -221,10 +221,7 @@ pub fn validate_endpoint(attribute: &'static str, value: &str) -> Result<String,
     Ok(trimmed.to_string())
 }
 
-/// Whether a text is a GUID (tenant and application IDs).
-pub fn is_guid(text: &str) -> bool {
-    uuid::Uuid::try_parse(text).is_ok() && text.len() == 36
-}
+pub use crate::ids::is_guid;
 
 impl AppOnlyCredential {
     /// Every kind but managed identity authenticates the controller app by its client id.

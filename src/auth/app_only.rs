@@ -18,9 +18,9 @@ use super::certificate::ClientCertificate;
 use super::credential::AppOnlyCredential;
 use super::entra::{TokenRequestContext, token_url};
 use super::error::{AuthError, excerpt};
-use super::secret::{Secret, redact};
+use crate::secret::{Secret, redact};
 use super::{AccessToken, jwt};
-use crate::graph::http::{LogContext, SendError, send_with_retries};
+use crate::transport::http::{LogContext, SendError, send_with_retries};
 
 /// The audience Entra expects in federated tokens (GitHub Actions, workload identity).
 pub const OIDC_AUDIENCE: &str = "api://AzureADTokenExchange";
@@ -277,7 +277,7 @@ pub fn metadata_http_client() -> Result<reqwest::Client, String> {
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(3))
-        .user_agent(crate::graph::user_agent())
+        .user_agent(crate::transport::user_agent())
         .build()
         .map_err(|e| format!("could not set up the metadata endpoint client: {e}"))
 }
@@ -462,7 +462,7 @@ mod tests {
             "app".into(),
             OidcTokenSource::File(path.display().to_string()),
         );
-        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        let http = crate::transport::build_http_client(Duration::from_secs(5)).unwrap();
         let authority = Url::parse("https://login.example.test").unwrap();
         let counter = Arc::new(AtomicU64::new(0));
         let ctx = TokenRequestContext {

@@ -21,8 +21,8 @@ use azure_core::http::{
 use time::OffsetDateTime;
 
 use super::error::{AuthError, parse_entra_error};
-use super::secret::{Secret, redact};
-use crate::graph::http::error_chain;
+use crate::secret::{Secret, redact};
+use crate::transport::http::error_chain;
 
 /// Our reqwest client as `azure_core`'s transport: counts and logs every attempt (method, path,
 /// status; never a header, body or query value).

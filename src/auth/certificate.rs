@@ -9,7 +9,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// How long a client assertion is valid (Entra allows up to ten minutes of skew either way).
 const ASSERTION_LIFETIME_SECS: i64 = 600;

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::entra::TokenRequestContext;
 use super::error::AuthError;
-use super::secret::Secret;
+use crate::secret::Secret;
 use super::{AccessToken, TokenKind};
 
 /// A way for the controller app to obtain an app-only (client credentials) token.

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 
 use super::error::{AuthError, excerpt, parse_entra_error};
-use super::secret::{Secret, redact};
-use crate::graph::http::{LogContext, SendError, join_segments, send_with_retries};
+use crate::secret::{Secret, redact};
+use crate::transport::http::{LogContext, SendError, join_segments, send_with_retries};
 
 /// A successful token answer.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@
 //! hand-written; the certificate, OIDC and managed identity exchanges go through
 //! `azure_identity` with that client as its transport ([`azure`]).
 //!
-//! App-only credential precedence (see [`crate::config::AppOnlyCredential`]): client secret
+//! App-only credential precedence (chosen by the provider configuration): client secret
 //! (argument/env, then file), client certificate, OIDC federation (`use_oidc`), managed
 //! identity (`use_msi`). Delegated: `delegated_access_token` for its own tenant and
 //! `delegated_refresh_token` (configuration or environment); without either, the refresh tokens
@@ -25,7 +25,7 @@ pub mod credential;
 pub mod entra;
 pub mod error;
 pub mod jwt;
-pub mod secret;
+
 pub mod token_file;
 
 use std::fmt;
@@ -43,7 +43,7 @@ pub use credential::{
 };
 pub use entra::TokenRequestContext;
 pub use error::AuthError;
-pub use secret::Secret;
+pub use crate::secret::Secret;
 
 use cache::TokenCache;
 use credential::{RefreshSource, RefreshTokenCredential, StaticAccessToken};
@@ -166,7 +166,7 @@ impl Authenticator {
     /// every token request then fails with [`AuthError::InvalidConfig`]. Use [`Self::try_new`]
     /// to fail early.
     pub fn new(settings: AuthSettings, http: reqwest::Client) -> Self {
-        let authority = crate::graph::validate_https("authority_host", &settings.authority_host);
+        let authority = crate::transport::validate_https("authority_host", &settings.authority_host);
         let client_id = non_empty(settings.client_id);
         let client_secret = non_empty_secret(settings.client_secret);
         let (app_only, app_only_problem): (Option<Box<dyn AppOnlyCredential>>, _) =
@@ -265,7 +265,7 @@ impl Authenticator {
                     match e
                         .home_tenant
                         .as_deref()
-                        .filter(|_| !crate::config::is_guid(&e.key.tenant))
+                        .filter(|_| !crate::ids::is_guid(&e.key.tenant))
                     {
                         Some(home) => home.trim().to_ascii_lowercase(),
                         None => e.key.tenant.clone(),
@@ -431,7 +431,7 @@ mod tests {
     }
 
     fn http() -> reqwest::Client {
-        crate::graph::build_http_client(Duration::from_secs(5)).unwrap()
+        crate::transport::build_http_client(Duration::from_secs(5)).unwrap()
     }
 
     fn jwt(payload: &str) -> String {

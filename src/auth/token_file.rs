@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// Where the cache lives when nothing else is configured, relative to `$HOME`.
 pub const DEFAULT_RELATIVE_PATH: &str = ".m365backup/token-cache.json";

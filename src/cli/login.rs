@@ -18,7 +18,7 @@ use crate::auth::entra::TokenRequestContext;
 use crate::auth::error::parse_entra_error;
 use crate::auth::token_file::{CacheEntry, CacheKey, now_rfc3339};
 use crate::auth::{AuthError, Secret, jwt};
-use crate::graph::http::{LogContext, SendError, join_segments, send_with_retries};
+use crate::transport::http::{LogContext, SendError, join_segments, send_with_retries};
 
 /// Everything both flows need.
 struct Session {
@@ -73,7 +73,7 @@ pub(super) async fn login(args: LoginArgs) -> Result<(), CliError> {
     let authority_text = super::authority(args.authority_host.as_deref(), &cloud)?;
     let authority = Url::parse(&authority_text).map_err(|e| CliError::new(e.to_string()))?;
     let file = super::cache_file(&args.common)?;
-    let http = crate::graph::build_http_client(super::request_timeout()).map_err(CliError::new)?;
+    let http = crate::transport::build_http_client(super::request_timeout()).map_err(CliError::new)?;
     let session = Session {
         http,
         authority,

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::error::{GraphError, GraphErrorKind, error_from_answer, parse_graph_error};
-use super::http::{LogContext, RawResponse, SendError, join_segments, send_with_retries};
+use crate::transport::http::{LogContext, RawResponse, SendError, join_segments, send_with_retries};
 use super::models::{BackupRestoreRoot, Page, ServiceApp, ServiceStatus};
 use crate::auth::error::{excerpt, truncate_chars};
 use crate::auth::{Authenticator, TokenKind};
@@ -43,7 +43,7 @@ pub const API_VERSIONS: [&str; 2] = ["v1.0", "beta"];
 
 /// Checks `graph_endpoint` and `api_version`; returns the `.../solutions/backupRestore` root.
 pub fn backup_restore_root_url(settings: &GraphSettings) -> Result<Url, String> {
-    let endpoint = super::http::validate_https("graph_endpoint", &settings.graph_endpoint)?;
+    let endpoint = crate::transport::http::validate_https("graph_endpoint", &settings.graph_endpoint)?;
     if !API_VERSIONS.contains(&settings.api_version.as_str()) {
         return Err(format!(
             "api_version must be \"v1.0\" or \"beta\", got {:?}",
@@ -545,7 +545,7 @@ impl<'a> Call<'a> {
         if resp.truncated {
             return Err(fail(format!(
                 "Graph's answer is larger than {} bytes",
-                super::http::MAX_BODY_BYTES
+                crate::transport::http::MAX_BODY_BYTES
             )));
         }
         serde_json::from_slice(&resp.body).map_err(|e| {
@@ -623,13 +623,13 @@ mod tests {
                 delegated_scope: "https://graph.microsoft.com/.default offline_access".into(),
                 request_timeout: Duration::from_secs(5),
             },
-            crate::graph::build_http_client(Duration::from_secs(5)).unwrap(),
+            crate::transport::build_http_client(Duration::from_secs(5)).unwrap(),
         ))
     }
 
     #[tokio::test]
     async fn http_endpoint_fails_every_call_clearly() {
-        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        let http = crate::transport::build_http_client(Duration::from_secs(5)).unwrap();
         assert!(GraphClient::try_new(settings("http://x", "v1.0"), auth(), http.clone()).is_err());
         let c = GraphClient::new(settings("http://x", "v1.0"), auth(), http);
         let e = c.get_root("t").await.unwrap_err();
@@ -639,7 +639,7 @@ mod tests {
 
     #[tokio::test]
     async fn activate_without_delegated_credential_says_how_to_sign_in() {
-        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        let http = crate::transport::build_http_client(Duration::from_secs(5)).unwrap();
         let c = GraphClient::new(settings("https://graph.example.test", "v1.0"), auth(), http);
         let e = c
             .activate("tenant-1", "app", "2030-01-01T00:00:00Z")
@@ -663,7 +663,7 @@ mod tests {
 
     #[test]
     fn next_links_must_stay_on_the_graph_origin() {
-        let http = crate::graph::build_http_client(Duration::from_secs(5)).unwrap();
+        let http = crate::transport::build_http_client(Duration::from_secs(5)).unwrap();
         let c = GraphClient::new(settings("https://graph.example.test", "v1.0"), auth(), http);
         let call = Call::new(&c, OP_LIST, "t");
         assert!(

@@ -7,9 +7,7 @@
 
 pub mod client;
 pub mod error;
-pub mod http;
 pub mod models;
-pub mod retry;
 
 #[cfg(test)]
 mod io_tests;
@@ -19,5 +17,5 @@ pub(crate) mod testserver;
 pub use crate::auth::TokenKind;
 pub use client::{API_VERSIONS, GraphClient, GraphSettings, backup_restore_root_url};
 pub use error::{GraphError, GraphErrorBody, GraphErrorKind, parse_graph_error};
-pub use http::{MAX_BODY_BYTES, build_http_client, user_agent, validate_https};
+pub use crate::transport::{MAX_BODY_BYTES, build_http_client, user_agent, validate_https};
 pub use models::{BackupRestoreRoot, Identity, IdentitySet, ServiceApp, ServiceStatus};
