@@ -2,7 +2,7 @@
 //! token cache and Graph client that every resource and data source shares.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -12,79 +12,15 @@ use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource
 
 use crate::auth::{AuthSettings, Authenticator};
 use crate::config::{self, AppOnlyCredential, ProviderSettings, RawProviderConfig};
+use crate::data_sources::service::ServiceDataSource;
+use crate::data_sources::service_apps::ServiceAppsDataSource;
+use crate::framework::diagnostics::report;
+use crate::framework::schema::{Kind, attr, schema, secret};
+use crate::framework::{DataSourceAdapter, ProviderContext, ResourceAdapter, SharedContext};
 use crate::graph::{GraphClient, GraphSettings, build_http_client};
 use crate::lifecycle::Problem;
-use crate::schema::{Kind, attr, schema, secret};
-
-/// What `configure` builds, shared by every resource.
-pub struct ProviderContext {
-    pub graph: GraphClient,
-    pub auth: Arc<Authenticator>,
-    pub default_tenant: Option<String>,
-    pub client_id: Option<String>,
-}
-
-impl ProviderContext {
-    /// The tenant a resource works in: its own `tenant_id`, else the provider's.
-    pub fn tenant_for(&self, configured: Option<&str>) -> Result<String, Problem> {
-        let tenant = configured
-            .map(str::to_string)
-            .or_else(|| self.default_tenant.clone());
-        match tenant {
-            Some(t) if config::is_guid(&t) => Ok(t),
-            Some(t) => Err(Problem {
-                attribute: Some("tenant_id"),
-                summary: "Invalid tenant_id".into(),
-                detail: format!(
-                    "tenant_id {t:?} is not a tenant ID (a GUID such as 00000000-0000-0000-0000-000000000000)."
-                ),
-            }),
-            None => Err(Problem {
-                attribute: Some("tenant_id"),
-                summary: "No tenant".into(),
-                detail:
-                    "Set tenant_id on the resource, or tenant_id (ARM_TENANT_ID) on the provider."
-                        .into(),
-            }),
-        }
-    }
-}
-
-impl ProviderContext {
-    /// [`ProviderContext::tenant_for`], reporting a failure as a diagnostic on `tenant_id`.
-    pub fn tenant_or_report(
-        &self,
-        configured: Option<&str>,
-        diags: &mut Diagnostics,
-    ) -> Option<String> {
-        self.tenant_for(configured)
-            .map_err(|problem| add_problem(diags, &problem, false))
-            .ok()
-    }
-}
-
-/// Holds the context once Terraform has configured the provider; resources are created before.
-#[derive(Default, Clone)]
-pub struct SharedContext(Arc<RwLock<Option<Arc<ProviderContext>>>>);
-
-impl SharedContext {
-    pub fn get(&self, diags: &mut Diagnostics) -> Option<Arc<ProviderContext>> {
-        let ctx = self.0.read().ok().and_then(|guard| guard.clone());
-        if ctx.is_none() {
-            diags.root_error(
-                "Provider not configured",
-                "The m365backup provider was used before Terraform configured it. This is a bug in the provider or Terraform; please report it.",
-            );
-        }
-        ctx
-    }
-
-    fn set(&self, ctx: ProviderContext) {
-        if let Ok(mut guard) = self.0.write() {
-            *guard = Some(Arc::new(ctx));
-        }
-    }
-}
+use crate::resources::billing_enablement::BillingEnablement;
+use crate::resources::service_app::ServiceAppResource;
 
 /// `provider "m365backup" {}` arguments as Terraform sends them.
 #[derive(Serialize, Deserialize, Default, Debug)]
@@ -148,23 +84,8 @@ pub struct M365BackupProvider {
     shared: SharedContext,
 }
 
-/// Adds a [`Problem`] to Terraform's diagnostics, on its attribute when it names one.
-pub fn add_problem(diags: &mut Diagnostics, problem: &Problem, warning: bool) {
-    let (summary, detail) = (problem.summary.clone(), problem.detail.clone());
-    match (problem.attribute, warning) {
-        (Some(attribute), false) => diags.error(summary, detail, AttributePath::new(attribute)),
-        (Some(attribute), true) => diags.warning(summary, detail, AttributePath::new(attribute)),
-        (None, false) => diags.root_error(summary, detail),
-        (None, true) => diags.root_warning(summary, detail),
-    }
-}
-
 fn credential_problem(attribute: &'static str, summary: &str, detail: String) -> Problem {
-    Problem {
-        attribute: Some(attribute),
-        summary: summary.to_owned(),
-        detail,
-    }
+    Problem::new(Some(attribute), summary, detail)
 }
 
 /// The app-only credential other than the client secret (which [`AuthSettings`] carries), built
@@ -293,10 +214,11 @@ fn with_token_cache(
 }
 
 fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Problem> {
-    let http = build_http_client(settings.request_timeout).map_err(|e| Problem {
-        attribute: None,
-        summary: "Cannot set up HTTPS".into(),
-        detail: format!("The provider could not create its HTTPS client: {e}"),
+    let http = build_http_client(settings.request_timeout).map_err(|e| {
+        Problem::error(
+            "Cannot set up HTTPS",
+            format!("The provider could not create its HTTPS client: {e}"),
+        )
     })?;
     let client_secret = match &settings.app_only {
         AppOnlyCredential::ClientSecret(secret) => Some(secret.clone()),
@@ -507,7 +429,7 @@ impl Provider for M365BackupProvider {
                 Some(())
             }
             Err(problem) => {
-                add_problem(diags, &problem, false);
+                report(diags, &problem);
                 None
             }
         }
@@ -517,20 +439,18 @@ impl Provider for M365BackupProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicResource>>> {
+        let shared = &self.shared;
         let mut resources: HashMap<String, Box<dyn DynamicResource>> = HashMap::new();
-        resources.insert(
-            "billing_enablement".into(),
-            Box::new(
-                crate::resources::billing_enablement::BillingEnablementResource::new(
-                    self.shared.clone(),
-                ),
-            ),
+        let mut add = |name: &str, resource: Box<dyn DynamicResource>| {
+            resources.insert(name.to_string(), resource)
+        };
+        add(
+            "billing_enablement",
+            Box::new(ResourceAdapter::new(BillingEnablement, shared.clone())),
         );
-        resources.insert(
-            "service_app".into(),
-            Box::new(crate::resources::service_app::ServiceAppResource::new(
-                self.shared.clone(),
-            )),
+        add(
+            "service_app",
+            Box::new(ResourceAdapter::new(ServiceAppResource, shared.clone())),
         );
         Some(resources)
     }
@@ -539,18 +459,21 @@ impl Provider for M365BackupProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
+        let shared = &self.shared;
         let mut sources: HashMap<String, Box<dyn DynamicDataSource>> = HashMap::new();
-        sources.insert(
-            "service".into(),
-            Box::new(crate::data_sources::service::ServiceDataSource::new(
-                self.shared.clone(),
-            )),
+        let mut add = |name: &str, source: Box<dyn DynamicDataSource>| {
+            sources.insert(name.to_string(), source)
+        };
+        add(
+            "service",
+            Box::new(DataSourceAdapter::new(ServiceDataSource, shared.clone())),
         );
-        sources.insert(
-            "service_apps".into(),
-            Box::new(
-                crate::data_sources::service_apps::ServiceAppsDataSource::new(self.shared.clone()),
-            ),
+        add(
+            "service_apps",
+            Box::new(DataSourceAdapter::new(
+                ServiceAppsDataSource,
+                shared.clone(),
+            )),
         );
         Some(sources)
     }

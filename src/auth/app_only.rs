@@ -18,8 +18,8 @@ use super::certificate::ClientCertificate;
 use super::credential::AppOnlyCredential;
 use super::entra::{TokenRequestContext, token_url};
 use super::error::{AuthError, excerpt};
-use crate::secret::{Secret, redact};
 use super::{AccessToken, jwt};
+use crate::secret::{Secret, redact};
 use crate::transport::http::{LogContext, SendError, send_with_retries};
 
 /// The audience Entra expects in federated tokens (GitHub Actions, workload identity).

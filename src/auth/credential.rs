@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 
 use super::entra::TokenRequestContext;
 use super::error::AuthError;
-use crate::secret::Secret;
 use super::{AccessToken, TokenKind};
+use crate::secret::Secret;
 
 /// A way for the controller app to obtain an app-only (client credentials) token.
 #[async_trait]

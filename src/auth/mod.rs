@@ -37,13 +37,13 @@ use reqwest::Url;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 
+pub use crate::secret::Secret;
 pub use credential::{
     AppOnlyCredential, ClientSecretCredential, RefreshTokenSink, delegated_sign_in_hint,
     not_configured_hint,
 };
 pub use entra::TokenRequestContext;
 pub use error::AuthError;
-pub use crate::secret::Secret;
 
 use cache::TokenCache;
 use credential::{RefreshSource, RefreshTokenCredential, StaticAccessToken};
@@ -166,7 +166,8 @@ impl Authenticator {
     /// every token request then fails with [`AuthError::InvalidConfig`]. Use [`Self::try_new`]
     /// to fail early.
     pub fn new(settings: AuthSettings, http: reqwest::Client) -> Self {
-        let authority = crate::transport::validate_https("authority_host", &settings.authority_host);
+        let authority =
+            crate::transport::validate_https("authority_host", &settings.authority_host);
         let client_id = non_empty(settings.client_id);
         let client_secret = non_empty_secret(settings.client_secret);
         let (app_only, app_only_problem): (Option<Box<dyn AppOnlyCredential>>, _) =

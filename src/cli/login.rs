@@ -73,7 +73,8 @@ pub(super) async fn login(args: LoginArgs) -> Result<(), CliError> {
     let authority_text = super::authority(args.authority_host.as_deref(), &cloud)?;
     let authority = Url::parse(&authority_text).map_err(|e| CliError::new(e.to_string()))?;
     let file = super::cache_file(&args.common)?;
-    let http = crate::transport::build_http_client(super::request_timeout()).map_err(CliError::new)?;
+    let http =
+        crate::transport::build_http_client(super::request_timeout()).map_err(CliError::new)?;
     let session = Session {
         http,
         authority,

@@ -1,98 +1,46 @@
 //! `m365backup_service_apps`: every serviceApp registered in a tenant, with its status.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use tf_provider::schema::{AttributeType, Schema};
-use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{DataSource, Diagnostics};
+use tf_provider::value::Value;
 
-use crate::data_sources::service::{text, timestamp};
-use crate::provider::{SharedContext, add_problem};
-use crate::resources::graph_problem;
-use crate::schema::{Kind, attr, schema};
+use crate::framework::values::{text, timestamp};
+use crate::framework::{Call, ReadOnlySource};
+use crate::lifecycle::Problem;
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct ServiceAppItem {
-    pub id: Value<String>,
-    pub application_id: Value<String>,
-    pub status: Value<String>,
-    pub effective_date_time: Value<String>,
-    pub registration_date_time: Value<String>,
-    pub last_modified_date_time: Value<String>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, Default)]
-pub struct ServiceAppsData {
-    pub tenant_id: Value<String>,
-    pub service_apps: Value<Vec<ServiceAppItem>>,
-}
-
-pub struct ServiceAppsDataSource {
-    shared: SharedContext,
-}
-
-impl ServiceAppsDataSource {
-    pub fn new(shared: SharedContext) -> Self {
-        Self { shared }
+crate::attributes! {
+    /// One registered serviceApp.
+    pub struct ServiceAppItem {
+        id: String => Computed, "serviceApp ID.";
+        application_id: String => Computed, "Graph's `application.id`, else the serviceApp ID.";
+        status: String => Computed, "serviceApp status.";
+        effective_date_time: String => Computed, "When the activation took or takes effect.";
+        registration_date_time: String => Computed, "When the app was registered.";
+        last_modified_date_time: String => Computed, "When Graph last changed the serviceApp.";
     }
 }
+
+crate::attributes! {
+    pub struct ServiceAppsData {
+        tenant_id: String => OptionalComputed, "Tenant ID. Defaults to the provider's `tenant_id`.";
+        service_apps: Vec<ServiceAppItem> => Computed, "Each registered serviceApp: `id`, `application_id`, `status`, `effective_date_time`, `registration_date_time`, `last_modified_date_time`.";
+    }
+}
+
+pub struct ServiceAppsDataSource;
 
 #[async_trait]
-impl DataSource for ServiceAppsDataSource {
-    type State<'a> = ServiceAppsData;
-    type ProviderMetaState<'a> = ValueEmpty;
+impl ReadOnlySource for ServiceAppsDataSource {
+    type State = ServiceAppsData;
+    const DESCRIPTION: &'static str =
+        "The serviceApps (Backup Storage controller registrations) of a tenant.";
 
-    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
-        use AttributeType::{List, Object, String};
-        let item: HashMap<std::string::String, AttributeType> = [
-            "id",
-            "application_id",
-            "status",
-            "effective_date_time",
-            "registration_date_time",
-            "last_modified_date_time",
-        ]
-        .into_iter()
-        .map(|name| (name.to_string(), String))
-        .collect();
-        Some(schema(
-            0,
-            "The serviceApps (Backup Storage controller registrations) of a tenant.",
-            vec![
-                attr(
-                    "tenant_id",
-                    String,
-                    Kind::OptionalComputed,
-                    "Tenant ID. Defaults to the provider's `tenant_id`.",
-                ),
-                attr(
-                    "service_apps",
-                    List(Box::new(Object(item))),
-                    Kind::Computed,
-                    "Each registered serviceApp: `id`, `application_id`, `status`, `effective_date_time`, `registration_date_time`, `last_modified_date_time`.",
-                ),
-            ],
-        ))
-    }
-
-    async fn read<'a>(
+    async fn read(
         &self,
-        diags: &mut Diagnostics,
-        config: Self::State<'a>,
-        _meta: Self::ProviderMetaState<'a>,
-    ) -> Option<Self::State<'a>> {
-        let ctx = self.shared.get(diags)?;
-        let tenant =
-            ctx.tenant_or_report(config.tenant_id.as_ref_option().map(String::as_str), diags)?;
-        let apps = match ctx.graph.list_service_apps(&tenant).await {
-            Ok(apps) => apps,
-            Err(e) => {
-                add_problem(diags, &graph_problem(&e), false);
-                return None;
-            }
-        };
+        call: &mut Call,
+        tenant: String,
+        _config: ServiceAppsData,
+    ) -> Result<ServiceAppsData, Problem> {
+        let apps = call.ctx.graph.list_service_apps(&tenant).await?;
         let items = apps
             .into_iter()
             .map(|app| ServiceAppItem {
@@ -103,13 +51,13 @@ impl DataSource for ServiceAppsDataSource {
                 ),
                 id: Value::Value(app.id),
                 status: text(app.status),
-                effective_date_time: timestamp(app.effective_date_time),
-                registration_date_time: timestamp(app.registration_date_time),
-                last_modified_date_time: timestamp(app.last_modified_date_time),
+                effective_date_time: timestamp(app.effective_date_time.as_deref()),
+                registration_date_time: timestamp(app.registration_date_time.as_deref()),
+                last_modified_date_time: timestamp(app.last_modified_date_time.as_deref()),
             })
             .collect();
-        Some(ServiceAppsData {
-            tenant_id: Value::Value(tenant),
+        Ok(ServiceAppsData {
+            tenant_id: Value::Null,
             service_apps: Value::Value(items),
         })
     }

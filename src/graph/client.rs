@@ -9,10 +9,12 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::error::{GraphError, GraphErrorKind, error_from_answer, parse_graph_error};
-use crate::transport::http::{LogContext, RawResponse, SendError, join_segments, send_with_retries};
 use super::models::{BackupRestoreRoot, Page, ServiceApp, ServiceStatus};
 use crate::auth::error::{excerpt, truncate_chars};
 use crate::auth::{Authenticator, TokenKind};
+use crate::transport::http::{
+    LogContext, RawResponse, SendError, join_segments, send_with_retries,
+};
 
 /// Where and how to call Graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,7 +45,8 @@ pub const API_VERSIONS: [&str; 2] = ["v1.0", "beta"];
 
 /// Checks `graph_endpoint` and `api_version`; returns the `.../solutions/backupRestore` root.
 pub fn backup_restore_root_url(settings: &GraphSettings) -> Result<Url, String> {
-    let endpoint = crate::transport::http::validate_https("graph_endpoint", &settings.graph_endpoint)?;
+    let endpoint =
+        crate::transport::http::validate_https("graph_endpoint", &settings.graph_endpoint)?;
     if !API_VERSIONS.contains(&settings.api_version.as_str()) {
         return Err(format!(
             "api_version must be \"v1.0\" or \"beta\", got {:?}",

@@ -15,7 +15,7 @@ mod io_tests;
 pub(crate) mod testserver;
 
 pub use crate::auth::TokenKind;
+pub use crate::transport::{MAX_BODY_BYTES, build_http_client, user_agent, validate_https};
 pub use client::{API_VERSIONS, GraphClient, GraphSettings, backup_restore_root_url};
 pub use error::{GraphError, GraphErrorBody, GraphErrorKind, parse_graph_error};
-pub use crate::transport::{MAX_BODY_BYTES, build_http_client, user_agent, validate_https};
 pub use models::{BackupRestoreRoot, Identity, IdentitySet, ServiceApp, ServiceStatus};

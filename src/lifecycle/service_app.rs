@@ -9,6 +9,7 @@
 
 use time::{Duration, OffsetDateTime};
 
+use super::problem::Problem;
 use crate::timefmt::{canonical, format_duration, parse_duration, parse_rfc3339};
 
 /// Graph accepts an effective date no earlier than this after now when a controller exists.
@@ -52,28 +53,6 @@ impl AppStatus {
     /// `active` or `pendingInactive`: the app controls the tenant right now.
     pub fn controls(&self) -> bool {
         matches!(self, Self::Active | Self::PendingInactive)
-    }
-}
-
-/// A user-facing problem (error or warning) with the attribute it concerns.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub attribute: Option<&'static str>,
-    pub summary: String,
-    pub detail: String,
-}
-
-impl Problem {
-    fn new(
-        attribute: Option<&'static str>,
-        summary: impl Into<String>,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            attribute,
-            summary: summary.into(),
-            detail: detail.into(),
-        }
     }
 }
 
@@ -433,7 +412,7 @@ impl UpdateDecision {
     }
 
     fn warn(mut self, warning: Problem) -> Self {
-        self.warnings.push(warning);
+        self.warnings.push(warning.as_warning());
         self
     }
 }
@@ -585,8 +564,7 @@ fn plan_inactive(
                 ActivationDate::Now => "now (no other controller holds the tenant)".to_string(),
                 ActivationDate::At(date) => format!("effective {}", canonical(date)),
             };
-            decision.warnings.push(Problem::new(
-                None,
+            decision.warnings.push(Problem::warning(
                 "Re-activation planned",
                 format!("{why} This plan activates it again, {when}."),
             ));
@@ -663,8 +641,7 @@ pub fn decide_destroy(
             ),
         )),
         AppStatus::Active if allow_unregister_while_active => DestroyDecision::Unregister {
-            warning: Some(Problem::new(
-                None,
+            warning: Some(Problem::warning(
                 "Unregistered the active Backup Storage controller",
                 format!(
                     "{} was the active controller. Microsoft 365 now runs a 7-day grace period \
@@ -721,6 +698,80 @@ pub fn require_own_app(
                 app_id
             ),
         )),
+    }
+}
+
+/// What a plan decided, carried to apply in Terraform's private state. Fields at their default
+/// are left out: Terraform stores this for every instance, so a fleet carries no bytes for
+/// actions nobody planned.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct PlannedAction {
+    /// Activate the app (at `activate_at`, or now when that is `None`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub activate: bool,
+    /// The concrete activation date fixed by the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activate_at: Option<String>,
+    /// Deactivate first (cancel a pending activation).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deactivate: bool,
+    /// Which attribute the date came from, for apply-time messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_attribute: Option<String>,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
+impl PlannedAction {
+    /// An activation at `date`, asked for through `attribute`.
+    pub fn activate(date: ActivationDate, attribute: Option<&'static str>) -> Self {
+        PlannedAction {
+            activate: true,
+            activate_at: match date {
+                ActivationDate::Now => None,
+                ActivationDate::At(d) => Some(canonical(d)),
+            },
+            deactivate: false,
+            date_attribute: attribute.map(str::to_string),
+        }
+    }
+
+    /// The record of an update decision.
+    pub fn for_update(action: &UpdateAction, attribute: Option<&'static str>) -> Self {
+        match *action {
+            UpdateAction::Nothing => PlannedAction::default(),
+            UpdateAction::Deactivate => PlannedAction {
+                deactivate: true,
+                ..Default::default()
+            },
+            UpdateAction::Activate(date) => Self::activate(date, attribute),
+            UpdateAction::Reschedule(date) => PlannedAction {
+                deactivate: true,
+                ..Self::activate(ActivationDate::At(date), attribute)
+            },
+        }
+    }
+
+    /// The date to send to Graph for a planned activation, re-checked against the window at
+    /// `now` (a saved plan may be applied days later). `None` when no activation is planned.
+    pub fn date_for_apply(&self, now: OffsetDateTime) -> Result<Option<String>, Problem> {
+        if !self.activate {
+            return Ok(None);
+        }
+        let Some(date_text) = self.activate_at.as_ref() else {
+            return Ok(Some(canonical(now.replace_nanosecond(0).unwrap_or(now))));
+        };
+        let attribute = match self.date_attribute.as_deref() {
+            Some("effective_after") => Some("effective_after"),
+            Some("effective_date_time") => Some("effective_date_time"),
+            _ => None,
+        };
+        let date = parse_rfc3339(date_text)
+            .map_err(|e| Problem::error("Invalid planned activation date", e))?;
+        recheck_date(date, attribute, now)?;
+        Ok(Some(date_text.clone()))
     }
 }
 
@@ -1165,5 +1216,53 @@ mod tests {
                 Err(p) => prop_assert!(p.attribute.is_some()),
             }
         }
+    }
+
+    /// tf-provider encodes private state with `rmp_serde::to_vec_named`.
+    #[test]
+    fn planned_action_is_empty_when_nothing_is_planned_and_old_encodings_still_load() {
+        let none = rmp_serde::to_vec_named(&PlannedAction::default()).unwrap();
+        assert_eq!(none, [0x80], "an empty map: nothing stored per instance");
+        let planned = PlannedAction::activate(ActivationDate::At(NOW), Some("effective_after"));
+        let bytes = rmp_serde::to_vec_named(&planned).unwrap();
+        assert_eq!(
+            rmp_serde::from_slice::<PlannedAction>(&bytes).unwrap(),
+            planned
+        );
+        // States written before defaults were left out carry every field.
+        #[derive(serde::Serialize)]
+        struct Full {
+            activate: bool,
+            activate_at: Option<String>,
+            deactivate: bool,
+            date_attribute: Option<String>,
+        }
+        let old = rmp_serde::to_vec_named(&Full {
+            activate: false,
+            activate_at: None,
+            deactivate: true,
+            date_attribute: None,
+        })
+        .unwrap();
+        let expected = PlannedAction::for_update(&UpdateAction::Deactivate, None);
+        assert_eq!(
+            rmp_serde::from_slice::<PlannedAction>(&old).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn apply_time_recheck_refuses_a_stale_date() {
+        let stale = PlannedAction {
+            activate: true,
+            activate_at: Some("2020-01-01T00:00:00Z".into()),
+            deactivate: false,
+            date_attribute: Some("effective_date_time".into()),
+        };
+        let err = stale.date_for_apply(NOW).unwrap_err();
+        assert_eq!(err.attribute, Some("effective_date_time"));
+        let now = PlannedAction::activate(ActivationDate::Now, None);
+        assert_eq!(now.date_for_apply(NOW).unwrap(), Some(canonical(NOW)));
+        assert_eq!(PlannedAction::default().date_for_apply(NOW).unwrap(), None);
     }
 }

@@ -1,4 +1,5 @@
-//! Small builders for tf-provider schemas, so each resource lists its attributes in one table.
+//! Schemas from attribute rows: the provider's configuration lists its rows by hand, resources
+//! and data sources get theirs from [`crate::attributes!`].
 
 use std::collections::HashMap;
 
@@ -16,12 +17,16 @@ pub enum Kind {
     Computed,
 }
 
-/// One attribute row: name, type, kind, sensitive, description (Markdown).
+/// One attribute row: name, type, kind, flags, description (Markdown).
 pub struct Attr {
     pub name: &'static str,
     pub ty: AttributeType,
     pub kind: Kind,
     pub sensitive: bool,
+    /// A change from one known value to another replaces the resource.
+    pub replace: bool,
+    /// A computed value that never changes once known (an id, a creation time).
+    pub stable: bool,
     pub description: &'static str,
 }
 
@@ -31,6 +36,8 @@ pub fn attr(name: &'static str, ty: AttributeType, kind: Kind, description: &'st
         ty,
         kind,
         sensitive: false,
+        replace: false,
+        stable: false,
         description,
     }
 }
@@ -41,8 +48,15 @@ pub fn secret(name: &'static str, description: &'static str) -> Attr {
         ty: AttributeType::String,
         kind: Kind::Optional,
         sensitive: true,
+        replace: false,
+        stable: false,
         description,
     }
+}
+
+/// The schema of a resource or data source (version 0) from its table's rows.
+pub fn schema_from_rows(description: &'static str, rows: Vec<Attr>) -> Schema {
+    schema(0, description, rows)
 }
 
 /// Builds a schema from attribute rows.
@@ -78,48 +92,4 @@ pub fn schema(version: i64, description: &'static str, attrs: Vec<Attr>) -> Sche
             deprecated: false,
         },
     }
-}
-
-/// The computed serviceStatus attributes shared by `m365backup_billing_enablement` and the
-/// `m365backup_service` data source (same names, same meaning).
-pub fn service_status_attrs() -> Vec<Attr> {
-    use AttributeType::String;
-    vec![
-        attr(
-            "status",
-            String,
-            Kind::Computed,
-            "The service status: `disabled`, `enabled`, `protectionChangeLocked`, `restoreLocked`, or a newer value.",
-        ),
-        attr(
-            "backup_service_consumer",
-            String,
-            Kind::Computed,
-            "Who controls the service: `unknown`, `firstparty`, `thirdparty`, or a newer value.",
-        ),
-        attr(
-            "disable_reason",
-            String,
-            Kind::Computed,
-            "Why the service is disabled: `none`, `invalidBillingProfile`, `userRequested`, `controllerServiceAppDeleted`, or a newer value.",
-        ),
-        attr(
-            "grace_period_date_time",
-            String,
-            Kind::Computed,
-            "End of the grace period, when one runs.",
-        ),
-        attr(
-            "restore_allowed_till_date_time",
-            String,
-            Kind::Computed,
-            "End of the restore-allowed period, when one runs.",
-        ),
-        attr(
-            "last_modified_date_time",
-            String,
-            Kind::Computed,
-            "When the service status last changed.",
-        ),
-    ]
 }

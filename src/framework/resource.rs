@@ -1,0 +1,429 @@
+//! [`ManagedResource`]: what a resource implements, and [`ResourceAdapter`], the one
+//! implementation of tf-provider's `Resource` for all of them. The adapter owns what every
+//! resource would otherwise repeat: the method signatures, context lookup, tenant defaulting
+//! and GUID checks, defaults, unknown and copied computed values, replacement from the
+//! attribute table, partial state after a failed write, 404-is-gone, `<tenantId>/<id>` import
+//! ids, and turning [`Problem`]s into diagnostics.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tf_provider::schema::Schema;
+use tf_provider::value::{Value, ValueEmpty};
+use tf_provider::{AttributePath, Diagnostics, Resource};
+
+use super::attributes::{Attributes, tenant_field};
+use super::context::{ProviderContext, SharedContext, invalid_tenant};
+use super::diagnostics::report;
+use super::schema::schema_from_rows;
+use crate::ids::is_guid;
+use crate::lifecycle::Problem;
+
+/// One call from Terraform: the provider context and the warnings gathered on the way.
+pub struct Call {
+    pub ctx: Arc<ProviderContext>,
+    warnings: Vec<Problem>,
+}
+
+impl Call {
+    pub fn new(ctx: Arc<ProviderContext>) -> Self {
+        Call {
+            ctx,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Records a warning; the operation goes on.
+    pub fn warn(&mut self, problem: Problem) {
+        self.warnings.push(problem.as_warning());
+    }
+
+    pub(super) fn flush(self, diags: &mut Diagnostics) {
+        for warning in &self.warnings {
+            report(diags, warning);
+        }
+    }
+}
+
+/// A write that failed. `Partial` carries what Graph already holds, so that Terraform records
+/// it (tainted after a create) instead of losing track of it.
+#[derive(Debug)]
+pub enum WriteError<S> {
+    Failed(Problem),
+    Partial(S, Problem),
+}
+
+impl<S, E: Into<Problem>> From<E> for WriteError<S> {
+    fn from(error: E) -> Self {
+        WriteError::Failed(error.into())
+    }
+}
+
+/// How a resource's import id looks after the optional `<tenantId>/` prefix.
+pub struct ImportId {
+    /// The key's name in messages, e.g. `serviceAppId`.
+    pub key: &'static str,
+    /// What the key is, for the error when it is not a GUID.
+    pub key_meaning: &'static str,
+    /// Whether the key alone (in the provider's tenant) is accepted.
+    pub bare_key: bool,
+    /// Why the id has this shape, when that is not obvious.
+    pub note: &'static str,
+}
+
+impl ImportId {
+    fn forms(&self) -> String {
+        let key = self.key;
+        if self.bare_key {
+            format!("`<tenantId>/<{key}>`, or `<{key}>` in the provider's tenant")
+        } else {
+            format!("`<tenantId>/<{key}>`{}", self.note)
+        }
+    }
+}
+
+type Planned<S, P> = Result<(S, P), Problem>;
+type Written<S, P> = Result<(S, P), WriteError<S>>;
+
+/// A Terraform resource on this framework. The state type comes from [`crate::attributes!`];
+/// every method returns problems as values and reports warnings through [`Call::warn`].
+#[async_trait]
+pub trait ManagedResource: Send + Sync + 'static {
+    type State: Attributes;
+    /// What the plan decided, carried to apply (Terraform's private state). Keep fields at
+    /// their default out of the encoding: it is stored for every instance.
+    type Private: Serialize + DeserializeOwned + Default + Clone + Send + Sync;
+
+    const DESCRIPTION: &'static str;
+    const IMPORT: ImportId;
+
+    /// Configuration checks that need no Graph call (tenant GUIDs are checked by the adapter).
+    fn validate(_config: &Self::State) -> Vec<Problem> {
+        Vec::new()
+    }
+
+    /// The object as Graph holds it now; `None` when it is gone.
+    async fn read(
+        &self,
+        call: &mut Call,
+        state: Self::State,
+        private: Self::Private,
+    ) -> Result<Option<(Self::State, Self::Private)>, Problem>;
+
+    /// `planned` has defaults, the tenant, and every computed value unknown.
+    async fn plan_create(
+        &self,
+        call: &mut Call,
+        planned: Self::State,
+        config: &Self::State,
+    ) -> Planned<Self::State, Self::Private>;
+
+    /// `planned` has defaults and the prior computed values; it is not a replacement.
+    async fn plan_update(
+        &self,
+        call: &mut Call,
+        prior: &Self::State,
+        planned: Self::State,
+        config: &Self::State,
+        private: Self::Private,
+    ) -> Planned<Self::State, Self::Private>;
+
+    async fn plan_destroy(
+        &self,
+        _call: &mut Call,
+        _prior: &Self::State,
+        private: Self::Private,
+    ) -> Result<Self::Private, Problem> {
+        Ok(private)
+    }
+
+    async fn create(
+        &self,
+        call: &mut Call,
+        planned: Self::State,
+        config: &Self::State,
+        private: Self::Private,
+    ) -> Written<Self::State, Self::Private>;
+
+    async fn update(
+        &self,
+        call: &mut Call,
+        prior: &Self::State,
+        planned: Self::State,
+        config: &Self::State,
+        private: Self::Private,
+    ) -> Written<Self::State, Self::Private>;
+
+    async fn delete(
+        &self,
+        call: &mut Call,
+        prior: Self::State,
+        private: Self::Private,
+    ) -> Result<(), Problem>;
+
+    /// The state to read next, from a parsed import id (tenant and key are checked GUIDs).
+    async fn import(
+        &self,
+        call: &mut Call,
+        tenant: String,
+        key: String,
+    ) -> Planned<Self::State, Self::Private>;
+}
+
+/// Implements tf-provider's `Resource` for a [`ManagedResource`].
+pub struct ResourceAdapter<R> {
+    resource: R,
+    shared: SharedContext,
+}
+
+impl<R: ManagedResource> ResourceAdapter<R> {
+    pub fn new(resource: R, shared: SharedContext) -> Self {
+        ResourceAdapter { resource, shared }
+    }
+
+    fn call(&self, diags: &mut Diagnostics) -> Option<Call> {
+        match self.shared.get() {
+            Ok(ctx) => Some(Call::new(ctx)),
+            Err(problem) => {
+                report(diags, &problem);
+                None
+            }
+        }
+    }
+
+    /// Reports configuration problems; `false` when any is an error.
+    fn check_config(config: &R::State, diags: &mut Diagnostics) -> bool {
+        let problems = R::validate(config);
+        problems.iter().for_each(|p| report(diags, p));
+        problems.iter().all(Problem::is_warning)
+    }
+}
+
+/// Fills a null `tenant_id` with the provider's and checks a known one.
+fn default_tenant<S: Attributes>(state: &mut S, ctx: &ProviderContext) -> Result<(), Problem> {
+    let Some(field) = tenant_field(state) else {
+        return Ok(());
+    };
+    match field {
+        Value::Unknown => Ok(()),
+        Value::Value(t) => ctx.tenant_for(Some(t)).map(|_| ()),
+        Value::Null => {
+            *field = Value::Value(ctx.tenant_for(None)?);
+            Ok(())
+        }
+    }
+}
+
+/// Ends one call: warnings always, the problem when there is one, the value otherwise.
+fn finish<T>(call: Call, diags: &mut Diagnostics, outcome: Result<T, Problem>) -> Option<T> {
+    call.flush(diags);
+    outcome.map_err(|problem| report(diags, &problem)).ok()
+}
+
+#[async_trait]
+impl<R: ManagedResource> Resource for ResourceAdapter<R> {
+    type State<'a> = R::State;
+    type PrivateState<'a> = R::Private;
+    type ProviderMetaState<'a> = ValueEmpty;
+
+    fn schema(&self, _diags: &mut Diagnostics) -> Option<Schema> {
+        Some(schema_from_rows(R::DESCRIPTION, R::State::rows()))
+    }
+
+    async fn validate<'a>(&self, diags: &mut Diagnostics, mut config: R::State) -> Option<()> {
+        if let Some(Value::Value(t)) = tenant_field(&mut config)
+            && !is_guid(t)
+        {
+            report(diags, &invalid_tenant(t));
+        }
+        Self::check_config(&config, diags);
+        Some(())
+    }
+
+    async fn read<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        state: R::State,
+        private: R::Private,
+        _meta: ValueEmpty,
+    ) -> Option<(R::State, R::Private)> {
+        let mut call = self.call(diags)?;
+        let outcome = self.resource.read(&mut call, state, private).await;
+        let (mut state, private) = finish(call, diags, outcome)??;
+        state.fill_defaults();
+        Some((state, private))
+    }
+
+    async fn plan_create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        proposed: R::State,
+        config: R::State,
+        _meta: ValueEmpty,
+    ) -> Option<(R::State, R::Private)> {
+        let mut call = self.call(diags)?;
+        if !Self::check_config(&config, diags) {
+            return None;
+        }
+        let mut planned = proposed;
+        let outcome = match default_tenant(&mut planned, &call.ctx) {
+            Ok(()) => {
+                planned.fill_defaults();
+                planned.unknown_on_create();
+                self.resource.plan_create(&mut call, planned, &config).await
+            }
+            Err(problem) => Err(problem),
+        };
+        finish(call, diags, outcome)
+    }
+
+    async fn plan_update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: R::State,
+        proposed: R::State,
+        config: R::State,
+        private: R::Private,
+        _meta: ValueEmpty,
+    ) -> Option<(R::State, R::Private, Vec<AttributePath>)> {
+        let mut call = self.call(diags)?;
+        if !Self::check_config(&config, diags) {
+            return None;
+        }
+        let mut planned = proposed;
+        if let Err(problem) = default_tenant(&mut planned, &call.ctx) {
+            return finish(call, diags, Err(problem));
+        }
+        planned.fill_defaults();
+        planned.copy_computed_from(&prior);
+        let replaced = planned.replaced_since(&prior);
+        if !replaced.is_empty() {
+            // A different object: Terraform plans its creation separately.
+            planned.unknown_on_create();
+            let paths = replaced.into_iter().map(AttributePath::new).collect();
+            return finish(call, diags, Ok((planned, R::Private::default(), paths)));
+        }
+        let outcome = self
+            .resource
+            .plan_update(&mut call, &prior, planned, &config, private)
+            .await
+            .map(|(state, private)| (state, private, Vec::new()));
+        finish(call, diags, outcome)
+    }
+
+    async fn plan_destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: R::State,
+        private: R::Private,
+        _meta: ValueEmpty,
+    ) -> Option<R::Private> {
+        let mut call = self.call(diags)?;
+        let outcome = self.resource.plan_destroy(&mut call, &prior, private).await;
+        finish(call, diags, outcome)
+    }
+
+    async fn create<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        planned: R::State,
+        config: R::State,
+        private: R::Private,
+        _meta: ValueEmpty,
+    ) -> Option<(R::State, R::Private)> {
+        let mut call = self.call(diags)?;
+        let outcome = self
+            .resource
+            .create(&mut call, planned, &config, private)
+            .await;
+        written(call, diags, outcome)
+    }
+
+    async fn update<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: R::State,
+        planned: R::State,
+        config: R::State,
+        private: R::Private,
+        _meta: ValueEmpty,
+    ) -> Option<(R::State, R::Private)> {
+        let mut call = self.call(diags)?;
+        let outcome = self
+            .resource
+            .update(&mut call, &prior, planned, &config, private)
+            .await;
+        written(call, diags, outcome)
+    }
+
+    async fn destroy<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        prior: R::State,
+        private: R::Private,
+        _meta: ValueEmpty,
+    ) -> Option<()> {
+        let mut call = self.call(diags)?;
+        let outcome = self.resource.delete(&mut call, prior, private).await;
+        finish(call, diags, outcome)
+    }
+
+    async fn import<'a>(
+        &self,
+        diags: &mut Diagnostics,
+        id: String,
+    ) -> Option<(R::State, R::Private)> {
+        let mut call = self.call(diags)?;
+        let outcome = match parse_import_id(&id, &R::IMPORT, &call.ctx) {
+            Ok((tenant, key)) => self.resource.import(&mut call, tenant, key).await,
+            Err(problem) => Err(problem),
+        };
+        finish(call, diags, outcome)
+    }
+}
+
+/// Ends a write: a partial state is returned with its error so Terraform keeps track of it.
+fn written<S, P: Default>(
+    call: Call,
+    diags: &mut Diagnostics,
+    outcome: Result<(S, P), WriteError<S>>,
+) -> Option<(S, P)> {
+    match outcome {
+        Ok(done) => finish(call, diags, Ok(done)),
+        Err(WriteError::Failed(problem)) => finish(call, diags, Err(problem)),
+        Err(WriteError::Partial(state, problem)) => {
+            call.flush(diags);
+            report(diags, &problem);
+            Some((state, P::default()))
+        }
+    }
+}
+
+/// `<tenantId>/<key>`, or `<key>` in the provider's tenant when the resource allows it.
+fn parse_import_id(
+    id: &str,
+    form: &ImportId,
+    ctx: &ProviderContext,
+) -> Result<(String, String), Problem> {
+    let invalid = |why: String| {
+        Problem::error(
+            "Invalid import ID",
+            format!("{why} Import IDs are {}; got {id:?}.", form.forms()),
+        )
+    };
+    let (tenant, key) = match id.split_once('/') {
+        Some((tenant, key)) => (Some(tenant), key),
+        None if form.bare_key => (None, id),
+        None => return Err(invalid("The tenant is missing.".into())),
+    };
+    let tenant = ctx.tenant_for(tenant).map_err(|p| invalid(p.detail))?;
+    if !is_guid(key) {
+        return Err(invalid(format!(
+            "{key:?} is not {} (a GUID).",
+            form.key_meaning
+        )));
+    }
+    Ok((tenant, key.to_string()))
+}

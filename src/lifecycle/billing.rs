@@ -1,0 +1,320 @@
+//! Billing enablement as pure decisions: whether the recorded service status is what an enable
+//! by our app leaves behind (drift), whether our app may enable now (readiness), and what a
+//! plan proposes and tells the user. Graph has no disable call, so the only write is `enable`.
+
+use super::problem::Problem;
+use super::service_app::AppStatus;
+use crate::graph::GraphError;
+
+/// The tenant's serviceStatus as last recorded in state.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServiceSnapshot<'a> {
+    pub status: Option<&'a str>,
+    pub consumer: Option<&'a str>,
+    pub disable_reason: Option<&'a str>,
+}
+
+/// Why the recorded service status is not what an enable by our app leaves behind, if it is not.
+pub fn drift_reason(
+    recorded: ServiceSnapshot<'_>,
+    last_enabled_by_app: Option<&str>,
+    client_id: &str,
+) -> Option<String> {
+    if recorded.status != Some("enabled") {
+        let reason = recorded
+            .disable_reason
+            .map(|r| format!(" (disableReason {r})"))
+            .unwrap_or_default();
+        return Some(format!(
+            "the backup service is {}{reason}",
+            recorded.status.unwrap_or("not reported")
+        ));
+    }
+    if recorded.consumer != Some("thirdparty") {
+        return Some(format!(
+            "the backup service is consumed by {} rather than a third-party controller",
+            recorded.consumer.unwrap_or("an unknown party")
+        ));
+    }
+    match last_enabled_by_app {
+        Some(app) if !app.eq_ignore_ascii_case(client_id) => {
+            Some(format!("billing was last enabled by another app ({app})"))
+        }
+        _ => None,
+    }
+}
+
+/// What our controller app's registration says about enabling billing now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Readiness {
+    Ready,
+    /// `pendingActive` until this date (when Graph reports it).
+    Deferred {
+        effective: Option<String>,
+    },
+    NotActive(Problem),
+}
+
+/// Readiness from our serviceApp's status (`None`: not registered).
+pub fn readiness(
+    status: Option<&AppStatus>,
+    effective: Option<String>,
+    client: &str,
+    tenant: &str,
+) -> Readiness {
+    match status {
+        Some(AppStatus::Active | AppStatus::PendingInactive) => Readiness::Ready,
+        Some(AppStatus::PendingActive) => Readiness::Deferred { effective },
+        other => Readiness::NotActive(Problem::error(
+            "The controller app is not active in this tenant",
+            format!(
+                "Billing can only be enabled by the active Backup Storage controller, but app {client} \
+                 is {} in tenant {tenant}. Activate it first (m365backup_service_app with activate = \
+                 true, and depends_on from this resource), then apply again.",
+                other.map(AppStatus::as_str).unwrap_or("not registered")
+            ),
+        )),
+    }
+}
+
+/// The warning while our app waits for its effective date.
+pub fn deferred_warning(tenant: &str, effective: Option<&str>) -> Problem {
+    Problem::warning(
+        "Billing enablement deferred until the controller app becomes active",
+        format!(
+            "The controller app is pendingActive in tenant {tenant}: Microsoft's or another \
+             controller holds the tenant until {}. Microsoft Graph only lets the active controller \
+             enable its billing policy, so nothing was enabled yet. The first plan after that date \
+             proposes the enable.",
+            effective.unwrap_or("the end of the grace period")
+        ),
+    )
+}
+
+/// What a plan of an existing enablement proposes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BillingPlan {
+    pub enable: bool,
+    pub warning: Option<Problem>,
+}
+
+/// Whether a plan must look at our app before deciding: only when something asks for an enable.
+pub fn needs_readiness(asked: bool, drift: Option<&str>) -> bool {
+    asked || drift.is_some()
+}
+
+/// The plan for an existing enablement: `asked` when the configuration changed (owner tenant or
+/// triggers), `drift` from [`drift_reason`], `ready` from [`readiness`].
+pub fn plan_update(
+    tenant: &str,
+    asked: bool,
+    drift: Option<String>,
+    recorded: ServiceSnapshot<'_>,
+    ready: Readiness,
+) -> BillingPlan {
+    match ready {
+        Readiness::Ready => {
+            let warning = drift.filter(|_| !asked).map(|reason| {
+                let taken_over =
+                    recorded.consumer == Some("firstparty") && recorded.status == Some("enabled");
+                let (summary, what) = if taken_over {
+                    (
+                        "Controller change took effect: billing to enable",
+                        "the controller app is active now, so this plan enables its billing policy",
+                    )
+                } else {
+                    (
+                        "Billing enablement drifted",
+                        "this plan enables the billing policy again",
+                    )
+                };
+                Problem::warning(summary, format!("In tenant {tenant}, {reason}; {what}."))
+            });
+            BillingPlan {
+                enable: true,
+                warning,
+            }
+        }
+        Readiness::Deferred { effective } => BillingPlan {
+            enable: false,
+            warning: Some(deferred_warning(tenant, effective.as_deref())),
+        },
+        Readiness::NotActive(mut warning) => {
+            if let Some(reason) = drift {
+                warning.detail = format!("In tenant {tenant}, {reason}. {}", warning.detail);
+            }
+            warning.detail.push_str(" Terraform plans no change.");
+            BillingPlan {
+                enable: false,
+                warning: Some(warning.as_warning()),
+            }
+        }
+    }
+}
+
+/// A failed enable, with advice for its documented error codes (never branching on messages).
+pub fn enable_problem(error: &GraphError, owner: &str) -> Problem {
+    let hint = if error.has_code("InvalidBillingProfile") {
+        Some(format!(
+            "The billing profile of app owner tenant {owner} is invalid: check the controller app's \
+             billing policy (Azure subscription and resource group are healthy and linked), then \
+             apply again."
+        ))
+    } else if error.has_code("UnableToReadBillingProfile") {
+        Some(format!(
+            "Microsoft could not read the billing profile of app owner tenant {owner}: check that the \
+             billing policy exists and is reachable, then apply again."
+        ))
+    } else if error.has_code("InvalidAppOwnerTenantId") {
+        Some(format!(
+            "app_owner_tenant_id {owner} was not accepted: it must be the ID of the tenant that owns \
+             the controller app and its billing policy."
+        ))
+    } else {
+        None
+    };
+    let mut problem = Problem::from(error);
+    if let Some(hint) = hint {
+        problem.detail = format!("{hint} {}", problem.detail);
+        if error.has_code("InvalidAppOwnerTenantId") {
+            problem.attribute = Some("app_owner_tenant_id");
+        }
+    }
+    problem
+}
+
+/// An enable answered with a status other than `enabled`.
+pub fn not_enabled(tenant: &str, owner: &str, status: &str, disable_reason: &str) -> Problem {
+    Problem::error(
+        "Billing was not enabled",
+        format!(
+            "Microsoft Graph answered enable for tenant {tenant} with status {status:?} (disableReason {disable_reason:?}) instead of \"enabled\". Check the billing policy of app owner tenant {owner}, then apply again."
+        ),
+    )
+}
+
+/// Destroy only forgets the resource: the warning says what stays.
+pub fn stays_enabled_warning(tenant: &str) -> Problem {
+    Problem::warning(
+        "Billing stays enabled",
+        format!(
+            "Microsoft Graph has no call to disable billing, so tenant {tenant} keeps its backup \
+             service enabled and billed to the controller app's billing policy until the \
+             controller is replaced or unregistered. The resource was only removed from state."
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ME: &str = "22222222-2222-2222-2222-222222222222";
+    const TENANT: &str = "11111111-1111-1111-1111-111111111111";
+
+    fn snap<'a>(status: &'a str, consumer: &'a str) -> ServiceSnapshot<'a> {
+        ServiceSnapshot {
+            status: Some(status),
+            consumer: Some(consumer),
+            disable_reason: None,
+        }
+    }
+
+    #[test]
+    fn drift_is_disabled_service_other_consumer_or_other_enabler() {
+        assert_eq!(
+            drift_reason(snap("enabled", "thirdparty"), Some(ME), ME),
+            None
+        );
+        assert_eq!(drift_reason(snap("enabled", "thirdparty"), None, ME), None);
+        assert!(
+            drift_reason(snap("disabled", "thirdparty"), Some(ME), ME)
+                .unwrap()
+                .contains("disabled")
+        );
+        assert!(
+            drift_reason(snap("enabled", "firstparty"), Some(ME), ME)
+                .unwrap()
+                .contains("firstparty")
+        );
+        assert!(
+            drift_reason(snap("enabled", "thirdparty"), Some("other"), ME)
+                .unwrap()
+                .contains("another app")
+        );
+        assert!(drift_reason(ServiceSnapshot::default(), None, ME).is_some());
+    }
+
+    #[test]
+    fn readiness_follows_our_app_status() {
+        assert_eq!(
+            readiness(Some(&AppStatus::Active), None, ME, TENANT),
+            Readiness::Ready
+        );
+        assert_eq!(
+            readiness(Some(&AppStatus::PendingInactive), None, ME, TENANT),
+            Readiness::Ready
+        );
+        assert_eq!(
+            readiness(
+                Some(&AppStatus::PendingActive),
+                Some("d".into()),
+                ME,
+                TENANT
+            ),
+            Readiness::Deferred {
+                effective: Some("d".into())
+            }
+        );
+        let Readiness::NotActive(p) = readiness(None, None, ME, TENANT) else {
+            panic!("not registered is not ready")
+        };
+        assert!(p.detail.contains("not registered") && p.detail.contains(TENANT));
+    }
+
+    #[test]
+    fn takeover_that_took_effect_is_announced_as_such() {
+        let plan = plan_update(
+            TENANT,
+            false,
+            Some("x".into()),
+            snap("enabled", "firstparty"),
+            Readiness::Ready,
+        );
+        assert!(plan.enable);
+        assert_eq!(
+            plan.warning.unwrap().summary,
+            "Controller change took effect: billing to enable"
+        );
+    }
+
+    proptest! {
+        /// Billing is only ever enabled when our app is ready, and a plan that does not enable
+        /// always says why (deferred or not active) with a warning naming the tenant.
+        #[test]
+        fn enable_only_when_ready_and_never_silent(
+            asked: bool,
+            drift in proptest::option::of("[a-z ]{1,12}"),
+            ready_kind in 0..3u8,
+        ) {
+            let ready = match ready_kind {
+                0 => Readiness::Ready,
+                1 => Readiness::Deferred { effective: None },
+                _ => readiness(Some(&AppStatus::Inactive), None, ME, TENANT),
+            };
+            let was_ready = ready == Readiness::Ready;
+            let plan = plan_update(TENANT, asked, drift.clone(), snap("disabled", "unknown"), ready);
+            prop_assert_eq!(plan.enable, was_ready);
+            if !was_ready {
+                let w = plan.warning.clone().expect("a deferral is never silent");
+                prop_assert!(w.is_warning());
+                prop_assert!(w.detail.contains(TENANT));
+            }
+            if was_ready && (asked || drift.is_none()) {
+                prop_assert!(plan.warning.is_none());
+            }
+        }
+    }
+}

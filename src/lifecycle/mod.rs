@@ -1,0 +1,9 @@
+//! Pure decisions, one file per family: (prior state, configuration, observed Graph state,
+//! clock) -> what to do and what to tell the user. No I/O here, so every combination can be
+//! unit- and property-tested; resources only translate.
+
+pub mod billing;
+pub mod problem;
+pub mod service_app;
+
+pub use problem::{Problem, Severity};
