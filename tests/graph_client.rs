@@ -283,14 +283,14 @@ async fn register_activate_deactivate_with_app_only_and_delegated_tokens() {
     let created = c.create_service_app(&tenant).await.expect("register");
     if let Some(app) = &created {
         assert_eq!(app.id, demo::CLIENT_ID);
-        assert_eq!(app.status.as_deref(), Some("inactive"));
+        assert_eq!(app.status.as_ref().map(|v| v.as_str()), Some("inactive"));
     }
     let app = c
         .get_service_app(&tenant, demo::CLIENT_ID)
         .await
         .unwrap()
         .expect("registered");
-    assert_eq!(app.status.as_deref(), Some("inactive"));
+    assert_eq!(app.status.as_ref().map(|v| v.as_str()), Some("inactive"));
     // No controller: activation "now" is immediate.
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -299,7 +299,7 @@ async fn register_activate_deactivate_with_app_only_and_delegated_tokens() {
         .activate(&tenant, demo::CLIENT_ID, &now)
         .await
         .expect("activate");
-    assert_eq!(app.status.as_deref(), Some("active"));
+    assert_eq!(app.status.as_ref().map(|v| v.as_str()), Some("active"));
     let apps = c.list_service_apps(&tenant).await.unwrap();
     assert!(apps.iter().any(|a| a.id == demo::CLIENT_ID));
 
@@ -309,7 +309,7 @@ async fn register_activate_deactivate_with_app_only_and_delegated_tokens() {
     assert!(e.request_id.is_some());
 
     let status = c.enable(&tenant, demo::TENANT_ID).await.expect("enable");
-    assert_eq!(status.status.as_deref(), Some("enabled"));
+    assert_eq!(status.status.as_ref().map(|v| v.as_str()), Some("enabled"));
 
     let log = log().await;
     let kinds: Vec<(&str, &str)> = log

@@ -4,9 +4,11 @@ use tf_provider::value::Value;
 
 use crate::timefmt::canonical_text;
 
-/// `Some(text)` as a Terraform value, `None` as null.
-pub fn text(value: Option<String>) -> Value<String> {
-    value.map(Value::Value).unwrap_or(Value::Null)
+/// `Some(text)` (a string or an open enum member) as a Terraform value, `None` as null.
+pub fn text(value: Option<impl AsRef<str>>) -> Value<String> {
+    value
+        .map(|v| Value::Value(v.as_ref().to_string()))
+        .unwrap_or(Value::Null)
 }
 
 /// A Graph timestamp in canonical form, `None` as null.

@@ -1,4 +1,6 @@
-//! The Graph client shared by every resource and data source.
+//! The Graph client shared by every resource and data source: generic verbs (get, list every
+//! page, post, patch, bound actions, delete) with one deadline, client-request-id and error shape
+//! per logical call. Typed operations per entity set live in [`super::api`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::error::{GraphError, GraphErrorKind, error_from_answer, parse_graph_error};
-use super::models::{BackupRestoreRoot, Page, ServiceApp, ServiceStatus};
+use super::models::Page;
 use crate::auth::error::{excerpt, truncate_chars};
 use crate::auth::{Authenticator, TokenKind};
 use crate::transport::http::{
@@ -95,15 +97,6 @@ impl std::fmt::Debug for GraphClient {
 /// Largest number of pages followed in a collection.
 const MAX_PAGES: usize = 1000;
 
-const OP_GET_ROOT: &str = "get backupRestoreRoot";
-const OP_ENABLE: &str = "enable backupRestore";
-const OP_LIST: &str = "list serviceApps";
-const OP_CREATE: &str = "register serviceApp";
-const OP_GET: &str = "get serviceApp";
-const OP_DELETE: &str = "unregister serviceApp";
-const OP_ACTIVATE: &str = "activate serviceApp";
-const OP_DEACTIVATE: &str = "deactivate serviceApp";
-
 impl GraphClient {
     /// Builds a client. An invalid `graph_endpoint` (not `https://`) or `api_version` does not
     /// fail here: every call then fails with a [`GraphErrorKind::Config`] error. Use
@@ -170,157 +163,124 @@ impl GraphClient {
         }
     }
 
-    /// `GET /solutions/backupRestore`.
-    pub async fn get_root(&self, tenant: &str) -> Result<BackupRestoreRoot, GraphError> {
-        let call = Call::new(self, OP_GET_ROOT, tenant);
-        let resp = call.send(Method::GET, &[], None, None).await?;
+    /// `GET {path}`.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+    ) -> Result<T, GraphError> {
+        let call = Call::new(self, op, tenant);
+        let resp = call.send(Method::GET, path, None, None).await?;
         call.decode(&resp)
     }
 
-    /// `POST /solutions/backupRestore/enable {appOwnerTenantId}` → the serviceStatus.
-    pub async fn enable(
+    /// `GET {path}`; a 404 gives `Ok(None)`.
+    pub async fn get_or_none<T: DeserializeOwned>(
         &self,
+        op: &'static str,
         tenant: &str,
-        app_owner_tenant_id: &str,
-    ) -> Result<ServiceStatus, GraphError> {
-        let call = Call::new(self, OP_ENABLE, tenant);
-        let body = serde_json::json!({ "appOwnerTenantId": app_owner_tenant_id });
-        let resp = call
-            .send(Method::POST, &["enable"], Some(body), None)
-            .await?;
-        call.decode(&resp)
-    }
-
-    /// `GET /solutions/backupRestore/serviceApps`, following `@odata.nextLink`.
-    pub async fn list_service_apps(&self, tenant: &str) -> Result<Vec<ServiceApp>, GraphError> {
-        let call = Call::new(self, OP_LIST, tenant);
-        let mut url = call.url(&["serviceApps"])?;
-        let mut apps = Vec::new();
-        for _ in 0..MAX_PAGES {
-            let resp = call.send_url(Method::GET, url, None, None).await?;
-            let page: Page<ServiceApp> = call.decode(&resp)?;
-            apps.extend(page.value);
-            match page.next_link {
-                Some(next) if !next.trim().is_empty() => url = call.next_link(&next)?,
-                _ => return Ok(apps),
-            }
-        }
-        Err(call.error(
-            GraphErrorKind::Decode,
-            format!("more than {MAX_PAGES} pages of serviceApps; giving up"),
-        ))
-    }
-
-    /// `POST /solutions/backupRestore/serviceApps` with body `{}`. Accepts 201 and 202; `None`
-    /// when the answer has no (readable) body: GET the app to learn its state.
-    pub async fn create_service_app(&self, tenant: &str) -> Result<Option<ServiceApp>, GraphError> {
-        let call = Call::new(self, OP_CREATE, tenant);
-        let resp = call
-            .send(
-                Method::POST,
-                &["serviceApps"],
-                Some(serde_json::json!({})),
-                None,
-            )
-            .await?;
-        if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(None);
-        }
-        match call.decode::<ServiceApp>(&resp) {
-            Ok(app) => Ok(Some(app)),
-            Err(e) => {
-                tracing::warn!(tenant, error = %e, "registration succeeded but its answer was not understood");
-                Ok(None)
-            }
-        }
-    }
-
-    /// `GET /solutions/backupRestore/serviceApps/{id}`; 404 gives `Ok(None)`.
-    pub async fn get_service_app(
-        &self,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Option<ServiceApp>, GraphError> {
-        let call = Call::new(self, OP_GET, tenant);
-        match call
-            .send(Method::GET, &["serviceApps", id], None, None)
-            .await
-        {
-            Ok(resp) => call.decode(&resp).map(Some),
+        path: &[&str],
+    ) -> Result<Option<T>, GraphError> {
+        match self.get(op, tenant, path).await {
+            Ok(found) => Ok(Some(found)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// `DELETE /solutions/backupRestore/serviceApps/{id}` (204). A 404 is an error with status
-    /// 404: the caller decides whether "already gone" is fine.
-    pub async fn delete_service_app(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
-        let call = Call::new(self, OP_DELETE, tenant);
-        call.send(Method::DELETE, &["serviceApps", id], None, None)
+    /// `GET {path}` of a collection, following every `@odata.nextLink` (on Graph's origin only).
+    pub async fn list_all<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+    ) -> Result<Vec<T>, GraphError> {
+        let call = Call::new(self, op, tenant);
+        let mut url = call.url(path)?;
+        let mut items = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let resp = call.send_url(Method::GET, url, None, None).await?;
+            let page: Page<T> = call.decode(&resp)?;
+            items.extend(page.value);
+            match page.next_link {
+                Some(next) if !next.trim().is_empty() => url = call.next_link(&next)?,
+                _ => return Ok(items),
+            }
+        }
+        Err(call.error(
+            GraphErrorKind::Decode,
+            format!("more than {MAX_PAGES} pages; giving up"),
+        ))
+    }
+
+    /// `POST {path}` with a JSON body; `None` when Graph answers without a body.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+        body: serde_json::Value,
+    ) -> Result<Option<T>, GraphError> {
+        self.write(Method::POST, op, tenant, path, Some(body), None)
+            .await
+    }
+
+    /// `PATCH {path}` with a JSON body; `None` when Graph answers without a body.
+    pub async fn patch<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+        body: serde_json::Value,
+    ) -> Result<Option<T>, GraphError> {
+        self.write(Method::PATCH, op, tenant, path, Some(body), None)
+            .await
+    }
+
+    /// A bound action: `POST {path}/{action}` with an optional body and, when Graph requires
+    /// one, a specific token kind (activate/deactivate are delegated-only).
+    pub async fn action<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+        body: Option<serde_json::Value>,
+        token: Option<TokenKind>,
+    ) -> Result<Option<T>, GraphError> {
+        self.write(Method::POST, op, tenant, path, body, token)
+            .await
+    }
+
+    /// `DELETE {path}`. A 404 is an error with status 404: the caller decides whether "already
+    /// gone" is fine.
+    pub async fn delete(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+    ) -> Result<(), GraphError> {
+        let call = Call::new(self, op, tenant);
+        call.send(Method::DELETE, path, None, None)
             .await
             .map(|_| ())
     }
 
-    /// `POST .../serviceApps/{id}/activate {effectiveDateTime}` with a delegated token (202 +
-    /// the serviceApp).
-    pub async fn activate(
+    async fn write<T: DeserializeOwned>(
         &self,
+        method: Method,
+        op: &'static str,
         tenant: &str,
-        id: &str,
-        effective_date_time: &str,
-    ) -> Result<ServiceApp, GraphError> {
-        let call = Call::new(self, OP_ACTIVATE, tenant);
-        let body = serde_json::json!({ "effectiveDateTime": effective_date_time });
-        let resp = call
-            .send(
-                Method::POST,
-                &["serviceApps", id, "activate"],
-                Some(body),
-                Some(TokenKind::Delegated),
-            )
-            .await?;
-        self.service_app_answer(&call, &resp, id).await
-    }
-
-    /// `POST .../serviceApps/{id}/deactivate` with a delegated token (202 + the serviceApp).
-    pub async fn deactivate(&self, tenant: &str, id: &str) -> Result<ServiceApp, GraphError> {
-        let call = Call::new(self, OP_DEACTIVATE, tenant);
-        let resp = call
-            .send(
-                Method::POST,
-                &["serviceApps", id, "deactivate"],
-                None,
-                Some(TokenKind::Delegated),
-            )
-            .await?;
-        self.service_app_answer(&call, &resp, id).await
-    }
-
-    /// The serviceApp in an action's answer; when Graph sent no body, the app as a GET shows it.
-    async fn service_app_answer(
-        &self,
-        call: &Call<'_>,
-        resp: &RawResponse,
-        id: &str,
-    ) -> Result<ServiceApp, GraphError> {
-        if !resp.body.iter().all(|b| b.is_ascii_whitespace()) {
-            return call.decode(resp);
+        path: &[&str],
+        body: Option<serde_json::Value>,
+        token: Option<TokenKind>,
+    ) -> Result<Option<T>, GraphError> {
+        let call = Call::new(self, op, tenant);
+        let resp = call.send(method, path, body, token).await?;
+        if resp.body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(None);
         }
-        tracing::debug!(
-            tenant = call.tenant,
-            operation = call.operation,
-            "no body in the answer; reading the serviceApp"
-        );
-        match self.get_service_app(call.tenant, id).await? {
-            Some(app) => Ok(app),
-            None => Err(call.error(
-                GraphErrorKind::Decode,
-                format!(
-                    "Graph accepted the request (HTTP {}) but serviceApp {id} cannot be read back",
-                    resp.status
-                ),
-            )),
-        }
+        call.decode(&resp).map(Some)
     }
 }
 
@@ -668,7 +628,7 @@ mod tests {
     fn next_links_must_stay_on_the_graph_origin() {
         let http = crate::transport::build_http_client(Duration::from_secs(5)).unwrap();
         let c = GraphClient::new(settings("https://graph.example.test", "v1.0"), auth(), http);
-        let call = Call::new(&c, OP_LIST, "t");
+        let call = Call::new(&c, "list serviceApps", "t");
         assert!(
             call.next_link(
                 "https://graph.example.test/v1.0/solutions/backupRestore/serviceApps?$skiptoken=a"

@@ -5,7 +5,9 @@
 // errors are rare and never on a hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod api;
 pub mod client;
+pub mod enums;
 pub mod error;
 pub mod models;
 
@@ -17,5 +19,6 @@ pub(crate) mod testserver;
 pub use crate::auth::TokenKind;
 pub use crate::transport::{MAX_BODY_BYTES, build_http_client, user_agent, validate_https};
 pub use client::{API_VERSIONS, GraphClient, GraphSettings, backup_restore_root_url};
+pub use enums::{BackupServiceConsumer, BackupServiceStatus, DisableReason, ServiceAppStatus};
 pub use error::{GraphError, GraphErrorBody, GraphErrorKind, parse_graph_error};
 pub use models::{BackupRestoreRoot, Identity, IdentitySet, ServiceApp, ServiceStatus};

@@ -1,8 +1,10 @@
 //! Serde models of the Backup Storage control plane (camelCase JSON). Unknown properties are
-//! ignored, missing or `null` ones are `None`, and enums are kept as strings so that a new member
-//! (`unknownFutureValue`, `controllerServiceAppDeleted`, ...) never breaks decoding.
+//! ignored, missing or `null` ones are `None`, and enums are open ([`super::enums`]) so that a
+//! new member (`unknownFutureValue`, `controllerServiceAppDeleted`, ...) never breaks decoding.
 
 use serde::{Deserialize, Serialize};
+
+use super::enums::{BackupServiceConsumer, BackupServiceStatus, DisableReason, ServiceAppStatus};
 
 /// `microsoft.graph.identity` (open type: extra keys are ignored).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,7 +38,7 @@ pub struct ServiceApp {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub application: Option<Identity>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ServiceAppStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effective_date_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -53,11 +55,11 @@ pub struct ServiceApp {
 #[serde(rename_all = "camelCase", default)]
 pub struct ServiceStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<BackupServiceStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub disable_reason: Option<String>,
+    pub disable_reason: Option<DisableReason>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub backup_service_consumer: Option<String>,
+    pub backup_service_consumer: Option<BackupServiceConsumer>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_period_date_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,7 +118,7 @@ mod tests {
         }"##;
         let a: ServiceApp = serde_json::from_str(body).unwrap();
         assert_eq!(a.id, "71633878-8321-4950-bfaf-ed285bdd1461");
-        assert_eq!(a.status.as_deref(), Some("pendingActive"));
+        assert_eq!(a.status, Some(ServiceAppStatus::PendingActive));
         assert_eq!(
             a.effective_date_time.as_deref(),
             Some("2024-04-19T12:01:03.45Z")
@@ -137,7 +139,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.id, "");
-        assert_eq!(a.status.as_deref(), Some("someNewStatus"));
+        assert_eq!(a.status.as_ref().map(|v| v.as_str()), Some("someNewStatus"));
         assert_eq!(a.last_modified_by, Some(IdentitySet::default()));
         let a: ServiceApp = serde_json::from_str("{}").unwrap();
         assert_eq!(a, ServiceApp::default());
@@ -151,12 +153,15 @@ mod tests {
         .unwrap();
         assert!(root.id.is_none());
         let s = root.service_status.unwrap();
-        assert_eq!(s.status.as_deref(), Some("enabled"));
+        assert_eq!(s.status.as_ref().map(|v| v.as_str()), Some("enabled"));
         assert_eq!(
-            s.disable_reason.as_deref(),
+            s.disable_reason.as_ref().map(|v| v.as_str()),
             Some("controllerServiceAppDeleted")
         );
-        assert_eq!(s.backup_service_consumer.as_deref(), Some("firstparty"));
+        assert_eq!(
+            s.backup_service_consumer.as_ref().map(|v| v.as_str()),
+            Some("firstparty")
+        );
         assert_eq!(s.last_modified_by.unwrap().user, Some(Identity::default()));
 
         // The documented enable example (non-schema `id`, `serviceConsumer`).
@@ -164,7 +169,7 @@ mod tests {
             r##"{"@odata.type":"#microsoft.graph.serviceStatus","id":"b3177c20","status":"enabled","serviceConsumer":"thirdParty","lastModifiedDateTime":"2023-06-19T12:01:03.45Z"}"##,
         )
         .unwrap();
-        assert_eq!(s.status.as_deref(), Some("enabled"));
+        assert_eq!(s.status.as_ref().map(|v| v.as_str()), Some("enabled"));
         assert!(s.backup_service_consumer.is_none());
 
         let root: BackupRestoreRoot = serde_json::from_str(r#"{"serviceStatus":null}"#).unwrap();
@@ -255,10 +260,10 @@ mod decoding_properties {
         #[test]
         fn unknown_enum_members_are_kept(status in "[a-zA-Z]{1,24}", reason in "[a-zA-Z]{1,24}") {
             let app: ServiceApp = serde_json::from_value(serde_json::json!({"id": "x", "status": status, "extra": {"nested": 1}})).unwrap();
-            prop_assert_eq!(app.status.as_deref(), Some(status.as_str()));
+            prop_assert_eq!(app.status.as_ref().map(|v| v.as_str()), Some(status.as_str()));
             let root: BackupRestoreRoot = serde_json::from_value(serde_json::json!({"serviceStatus": {"disableReason": reason}})).unwrap();
             let decoded = root.service_status.unwrap().disable_reason;
-            prop_assert_eq!(decoded.as_deref(), Some(reason.as_str()));
+            prop_assert_eq!(decoded.as_ref().map(|v| v.as_str()), Some(reason.as_str()));
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::problem::Problem;
 use super::service_app::AppStatus;
-use crate::graph::GraphError;
+use crate::graph::{BackupServiceStatus, GraphError, ServiceStatus};
 
 /// The tenant's serviceStatus as last recorded in state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -183,14 +183,20 @@ pub fn enable_problem(error: &GraphError, owner: &str) -> Problem {
     problem
 }
 
-/// An enable answered with a status other than `enabled`.
-pub fn not_enabled(tenant: &str, owner: &str, status: &str, disable_reason: &str) -> Problem {
-    Problem::error(
+/// Success of an enable requires Graph to answer `enabled`.
+pub fn check_enabled(tenant: &str, owner: &str, answer: &ServiceStatus) -> Result<(), Problem> {
+    if answer.status == Some(BackupServiceStatus::Enabled) {
+        return Ok(());
+    }
+    let show = |v: Option<&str>| v.unwrap_or_default().to_string();
+    let status = show(answer.status.as_ref().map(|s| s.as_str()));
+    let reason = show(answer.disable_reason.as_ref().map(|r| r.as_str()));
+    Err(Problem::error(
         "Billing was not enabled",
         format!(
-            "Microsoft Graph answered enable for tenant {tenant} with status {status:?} (disableReason {disable_reason:?}) instead of \"enabled\". Check the billing policy of app owner tenant {owner}, then apply again."
+            "Microsoft Graph answered enable for tenant {tenant} with status {status:?} (disableReason {reason:?}) instead of \"enabled\". Check the billing policy of app owner tenant {owner}, then apply again."
         ),
-    )
+    ))
 }
 
 /// Destroy only forgets the resource: the warning says what stays.

@@ -20,36 +20,9 @@ pub const MAX_NOTICE: Duration = Duration::days(30);
 pub const UNREGISTER_GRACE: Duration = Duration::days(7);
 
 /// A serviceApp's `status`, keeping any value this provider does not know yet.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AppStatus {
-    Inactive,
-    PendingActive,
-    Active,
-    PendingInactive,
-    Other(String),
-}
+pub use crate::graph::ServiceAppStatus as AppStatus;
 
 impl AppStatus {
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "inactive" => Self::Inactive,
-            "pendingActive" => Self::PendingActive,
-            "active" => Self::Active,
-            "pendingInactive" => Self::PendingInactive,
-            other => Self::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Inactive => "inactive",
-            Self::PendingActive => "pendingActive",
-            Self::Active => "active",
-            Self::PendingInactive => "pendingInactive",
-            Self::Other(text) => text,
-        }
-    }
-
     /// `active` or `pendingInactive`: the app controls the tenant right now.
     pub fn controls(&self) -> bool {
         matches!(self, Self::Active | Self::PendingInactive)
@@ -63,7 +36,11 @@ pub struct Subject<'a> {
     pub app_id: &'a str,
 }
 
-impl Subject<'_> {
+impl<'a> Subject<'a> {
+    pub fn new(tenant_id: &'a str, app_id: &'a str) -> Self {
+        Subject { tenant_id, app_id }
+    }
+
     fn describe(&self) -> String {
         format!("serviceApp {} in tenant {}", self.app_id, self.tenant_id)
     }
@@ -699,6 +676,39 @@ pub fn require_own_app(
             ),
         )),
     }
+}
+
+/// Configuration errors in the date arguments, found without a Graph call.
+pub fn check_dates(exact: Option<&str>, after: Option<&str>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if exact.is_some() && after.is_some() {
+        problems.push(Problem::new(
+            Some("effective_after"),
+            "Conflicting arguments",
+            "Set either effective_date_time or effective_after, not both.",
+        ));
+    }
+    if let Some(Err(e)) = exact.map(parse_rfc3339) {
+        let attribute = Some("effective_date_time");
+        problems.push(Problem::new(attribute, "Invalid effective_date_time", e));
+    }
+    if let Some(Err(e)) = after.map(parse_duration) {
+        let attribute = Some("effective_after");
+        problems.push(Problem::new(attribute, "Invalid effective_after", e));
+    }
+    problems
+}
+
+/// The error when Graph accepted a registration but the app cannot be read back.
+pub fn missing_after_register(tenant: &str, client: &str) -> Problem {
+    Problem::error(
+        "Registered serviceApp not found",
+        format!(
+            "Microsoft Graph accepted the registration in tenant {tenant}, but serviceApp {client} \
+             cannot be read back. Check that client_id is the app the credentials belong to, then \
+             run terraform apply again (a repeated registration is adopted, not duplicated)."
+        ),
+    )
 }
 
 /// What a plan decided, carried to apply in Terraform's private state. Fields at their default

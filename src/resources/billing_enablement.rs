@@ -15,7 +15,6 @@ use crate::graph::ServiceStatus;
 use crate::ids::is_guid;
 use crate::lifecycle::Problem;
 use crate::lifecycle::billing::{self, Readiness, ServiceSnapshot};
-use crate::lifecycle::service_app::AppStatus;
 use crate::timefmt::canonical_text;
 
 crate::attributes! {
@@ -77,9 +76,7 @@ async fn readiness(call: &Call, tenant: &str) -> Result<Readiness, Problem> {
         .ctx
         .client_id_for("Enabling billing is done by the controller app")?;
     let app = call.ctx.graph.get_service_app(tenant, &client).await?;
-    let status = app
-        .as_ref()
-        .and_then(|a| a.status.as_deref().map(AppStatus::parse));
+    let status = app.as_ref().and_then(|a| a.status.clone());
     let effective = app
         .and_then(|a| a.effective_date_time)
         .map(|d| canonical_text(&d));
@@ -100,14 +97,7 @@ async fn enable(
 ) -> Result<BillingPrivate, Problem> {
     let status = (call.ctx.graph.enable(tenant, owner).await)
         .map_err(|e| billing::enable_problem(&e, owner))?;
-    if status.status.as_deref() != Some("enabled") {
-        return Err(billing::not_enabled(
-            tenant,
-            owner,
-            status.status.as_deref().unwrap_or_default(),
-            status.disable_reason.as_deref().unwrap_or_default(),
-        ));
-    }
+    billing::check_enabled(tenant, owner, &status)?;
     state.apply_status(tenant, &status);
     Ok(BillingPrivate {
         last_enabled_by_app: last_enabled_by(&status).or_else(|| call.ctx.client_id.clone()),

@@ -42,14 +42,16 @@ pub async fn observe_controller(
     let (root, apps) = (root?, apps?);
     let status = root.service_status.unwrap_or_default();
     let service = ObservedService {
-        status: status.status,
-        consumer: status.backup_service_consumer,
+        status: status.status.map(|s| s.as_str().to_string()),
+        consumer: status
+            .backup_service_consumer
+            .map(|c| c.as_str().to_string()),
         last_modified: status.last_modified_date_time,
     };
     let apps: Vec<ObservedApp> = apps
         .into_iter()
         .map(|app| ObservedApp {
-            status: AppStatus::parse(app.status.as_deref().unwrap_or("")),
+            status: app.status.unwrap_or_else(|| AppStatus::parse("")),
             effective_date_time: app.effective_date_time,
             id: app.id,
         })

@@ -7,14 +7,14 @@ use time::OffsetDateTime;
 
 use super::{observe_controller, require_delegated};
 use crate::framework::values::{known, text, timestamp};
-use crate::framework::{Attributes, Call, ImportId, ManagedResource, ProviderContext, WriteError};
-use crate::graph::{GraphError, ServiceApp};
+use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
+use crate::graph::ServiceApp;
 use crate::lifecycle::Problem;
 use crate::lifecycle::service_app::{
     self as lifecycle, AppStatus, CreatePlan, DateRequest, Desired, DestroyDecision, PlannedAction,
     Subject,
 };
-use crate::timefmt::{canonical_text, parse_duration, parse_rfc3339};
+use crate::timefmt::canonical_text;
 
 crate::attributes! {
     /// Terraform state of one serviceApp.
@@ -46,7 +46,7 @@ impl ServiceAppState {
         self.id = Value::Value(format!("{tenant}/{}", app.id));
         self.service_app_id = Value::Value(app.id.clone());
         self.application_id = Value::Value(application.unwrap_or_else(|| app.id.clone()));
-        self.status = text(app.status.clone());
+        self.status = text(app.status.as_ref());
         self.activation_date_time = timestamp(app.effective_date_time.as_deref());
         self.registration_date_time = timestamp(app.registration_date_time.as_deref());
         self.last_modified_date_time = timestamp(app.last_modified_date_time.as_deref());
@@ -80,69 +80,6 @@ impl ServiceAppState {
     }
 }
 
-fn subject<'a>(tenant: &'a str, app_id: &'a str) -> Subject<'a> {
-    Subject {
-        tenant_id: tenant,
-        app_id,
-    }
-}
-
-/// Sends an activation and reconciles by GET when it fails: a lost response after Graph applied
-/// it, or a retry that Graph refused because the first attempt already worked, is a success.
-async fn activate_reconciled(
-    ctx: &ProviderContext,
-    tenant: &str,
-    app_id: &str,
-    date: &str,
-) -> Result<ServiceApp, GraphError> {
-    let error = match ctx.graph.activate(tenant, app_id, date).await {
-        Ok(app) => return Ok(app),
-        Err(error) => error,
-    };
-    tracing::debug!(tenant, app_id, "activate failed; checking the app's status");
-    match ctx.graph.get_service_app(tenant, app_id).await {
-        Ok(Some(app))
-            if matches!(
-                AppStatus::parse(app.status.as_deref().unwrap_or("")),
-                AppStatus::Active | AppStatus::PendingActive
-            ) =>
-        {
-            tracing::info!(tenant, app_id, "activation had been applied; continuing");
-            Ok(app)
-        }
-        _ => Err(error),
-    }
-}
-
-/// Registers our app (adopting an existing registration, e.g. after a lost response).
-async fn register(
-    ctx: &ProviderContext,
-    tenant: &str,
-    client: &str,
-) -> Result<ServiceApp, Problem> {
-    let registered = match ctx.graph.create_service_app(tenant).await {
-        Ok(Some(app)) if app.status.is_some() => Some(app),
-        // 202 without a usable body: read the registration back.
-        Ok(_) => ctx.graph.get_service_app(tenant, client).await?,
-        Err(e) if e.is_status(409) => {
-            tracing::info!(tenant, client, "serviceApp already registered; adopting it");
-            ctx.graph.get_service_app(tenant, client).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
-    registered.ok_or_else(|| {
-        Problem::error(
-            "Registered serviceApp not found",
-            format!(
-                "Microsoft Graph accepted the registration in tenant {tenant}, but serviceApp \
-                 {client} cannot be read back. Check that client_id is the app the credentials \
-                 belong to, then run terraform apply again (a repeated registration is adopted, \
-                 not duplicated)."
-            ),
-        )
-    })
-}
-
 pub struct ServiceAppResource;
 
 #[async_trait]
@@ -159,30 +96,9 @@ impl ManagedResource for ServiceAppResource {
     };
 
     fn validate(config: &ServiceAppState) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if config.effective_date_time.is_value() && config.effective_after.is_value() {
-            problems.push(Problem::new(
-                Some("effective_after"),
-                "Conflicting arguments",
-                "Set either effective_date_time or effective_after, not both.",
-            ));
-        }
-        if let Value::Value(d) = &config.effective_date_time
-            && let Err(e) = parse_rfc3339(d)
-        {
-            let attr = Some("effective_date_time");
-            problems.push(Problem::new(attr, "Invalid effective_date_time", e));
-        }
-        if let Value::Value(d) = &config.effective_after
-            && let Err(e) = parse_duration(d)
-        {
-            problems.push(Problem::new(
-                Some("effective_after"),
-                "Invalid effective_after",
-                e,
-            ));
-        }
-        problems
+        let exact = config.effective_date_time.as_ref_option();
+        let after = config.effective_after.as_ref_option();
+        lifecycle::check_dates(exact.map(String::as_str), after.map(String::as_str))
     }
 
     async fn read(
@@ -235,7 +151,7 @@ impl ManagedResource for ServiceAppResource {
         } else {
             None
         };
-        let who = subject(&tenant, &client_id);
+        let who = Subject::new(&tenant, &client_id);
         let now = OffsetDateTime::now_utc();
         let private =
             match lifecycle::plan_create(activate, &request, controller.as_ref(), who, now)? {
@@ -285,12 +201,12 @@ impl ManagedResource for ServiceAppResource {
                 .map(String::as_str),
             &desired,
             controller.as_ref(),
-            subject(&tenant, &app_id),
+            Subject::new(&tenant, &app_id),
             OffsetDateTime::now_utc(),
         )?;
         decision.warnings.into_iter().for_each(|w| call.warn(w));
         if decision.action.needs_delegated_token() {
-            let who = subject(&tenant, &app_id);
+            let who = Subject::new(&tenant, &app_id);
             lifecycle::require_own_app(&app_id, call.ctx.client_id.as_deref(), who)?;
             require_delegated(&call.ctx, &tenant)?;
             planned.unknown_on_change();
@@ -315,7 +231,7 @@ impl ManagedResource for ServiceAppResource {
             .as_ref_option()
             .map(String::as_str);
         let now = OffsetDateTime::now_utc();
-        let who = subject(&tenant, &app_id);
+        let who = Subject::new(&tenant, &app_id);
         match lifecycle::decide_destroy(&prior.app_status(), allow, activation, who, now) {
             DestroyDecision::Refuse(problem) => Err(problem),
             DestroyDecision::Unregister { warning } => {
@@ -340,7 +256,8 @@ impl ManagedResource for ServiceAppResource {
         // Re-check the date before any Graph call: a saved plan may be applied days later.
         let date = action.date_for_apply(OffsetDateTime::now_utc())?;
         let client = call.ctx.client_id.clone().unwrap_or_default();
-        let registered = register(&call.ctx, &tenant, &client).await?;
+        let registered = (call.ctx.graph.register_or_adopt(&tenant, &client).await?)
+            .ok_or_else(|| lifecycle::missing_after_register(&tenant, &client))?;
         let mut state = planned;
         state.apply_graph(&tenant, &registered);
         let adopted_active = matches!(
@@ -350,7 +267,12 @@ impl ManagedResource for ServiceAppResource {
         let Some(date) = date.filter(|_| !adopted_active) else {
             return Ok((state, PlannedAction::default()));
         };
-        match activate_reconciled(&call.ctx, &tenant, &registered.id, &date).await {
+        match call
+            .ctx
+            .graph
+            .activate_reconciled(&tenant, &registered.id, &date)
+            .await
+        {
             Ok(app) => {
                 state.apply_graph(&tenant, &app);
                 Ok((state, PlannedAction::default()))
@@ -380,7 +302,12 @@ impl ManagedResource for ServiceAppResource {
             state.apply_graph(&tenant, &app);
         }
         if let Some(date) = date {
-            match activate_reconciled(&call.ctx, &tenant, &app_id, &date).await {
+            match call
+                .ctx
+                .graph
+                .activate_reconciled(&tenant, &app_id, &date)
+                .await
+            {
                 Ok(app) => state.apply_graph(&tenant, &app),
                 Err(e) => {
                     // Record what Graph holds now, so state matches the tenant.
@@ -409,14 +336,14 @@ impl ManagedResource for ServiceAppResource {
         let Some(current) = call.ctx.graph.get_service_app(&tenant, &app_id).await? else {
             return Ok(());
         };
-        let status = AppStatus::parse(current.status.as_deref().unwrap_or(""));
+        let status = current.status.unwrap_or_else(|| AppStatus::parse(""));
         let allow = prior
             .allow_unregister_while_active
             .as_option()
             .unwrap_or(false);
         let activation = current.effective_date_time.as_deref().map(canonical_text);
         let now = OffsetDateTime::now_utc();
-        let who = subject(&tenant, &app_id);
+        let who = Subject::new(&tenant, &app_id);
         match lifecycle::decide_destroy(&status, allow, activation.as_deref(), who, now) {
             DestroyDecision::Refuse(problem) => Err(problem),
             DestroyDecision::Unregister { warning } => {
@@ -470,7 +397,7 @@ mod tests {
                 id: Some("33333333-3333-3333-3333-333333333333".into()),
                 display_name: None,
             }),
-            status: Some("pendingActive".into()),
+            status: Some(AppStatus::PendingActive),
             effective_date_time: Some("2029-12-31T23:00:00.0000000Z".into()),
             registration_date_time: Some("2026-11-23T09:00:00.45Z".into()),
             last_modified_date_time: None,

@@ -27,9 +27,9 @@ pub struct StatusValues {
 impl From<&ServiceStatus> for StatusValues {
     fn from(s: &ServiceStatus) -> Self {
         StatusValues {
-            status: text(s.status.clone()),
-            backup_service_consumer: text(s.backup_service_consumer.clone()),
-            disable_reason: text(s.disable_reason.clone()),
+            status: text(s.status.as_ref()),
+            backup_service_consumer: text(s.backup_service_consumer.as_ref()),
+            disable_reason: text(s.disable_reason.as_ref()),
             grace_period_date_time: timestamp(s.grace_period_date_time.as_deref()),
             restore_allowed_till_date_time: timestamp(s.restore_allowed_till_date_time.as_deref()),
             last_modified_date_time: timestamp(s.last_modified_date_time.as_deref()),

@@ -1,0 +1,5 @@
+//! Typed operations per entity set, on the generic verbs of [`super::GraphClient`]. Each file
+//! names its operations (for messages and logs), paths and models; nothing else.
+
+pub mod root;
+pub mod service_apps;
