@@ -91,6 +91,24 @@ pub fn deferred_warning(tenant: &str, effective: Option<&str>) -> Problem {
     )
 }
 
+/// The warning when create cannot enable yet (anything but [`Readiness::Ready`]).
+pub fn waiting_warning(tenant: &str, readiness: Readiness) -> Problem {
+    match readiness {
+        Readiness::Deferred { effective } => deferred_warning(tenant, effective.as_deref()),
+        Readiness::NotActive(mut problem) => {
+            problem.summary =
+                "Billing enablement deferred: the controller app is not active".into();
+            problem.detail = format!(
+                "{} Nothing was enabled; the first plan after the app becomes active proposes \
+                 the enable, and nothing else in this run waits for this tenant.",
+                problem.detail
+            );
+            problem.as_warning()
+        }
+        Readiness::Ready => Problem::warning("Billing enablement deferred", tenant.to_string()),
+    }
+}
+
 /// What a plan of an existing enablement proposes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BillingPlan {

@@ -22,6 +22,10 @@ pub const UNREGISTER_GRACE: Duration = Duration::days(7);
 /// A serviceApp's `status`, keeping any value this provider does not know yet.
 pub use crate::graph::ServiceAppStatus as AppStatus;
 
+/// The `status` recorded when our serviceApp vanished after it was pending or active: someone
+/// unregistered it outside Terraform, and Terraform does not register it again on its own.
+pub const UNREGISTERED: &str = "unregistered";
+
 impl AppStatus {
     /// `active` or `pendingInactive`: the app controls the tenant right now.
     pub fn controls(&self) -> bool {
@@ -223,6 +227,12 @@ pub enum Controller {
         status: AppStatus,
         since: Option<String>,
     },
+    /// Another app's activation is pending: Graph refuses every other change until it takes
+    /// effect or is cancelled.
+    ChangePending {
+        app_id: String,
+        effective: Option<String>,
+    },
 }
 
 impl Controller {
@@ -239,6 +249,13 @@ impl Controller {
                 }
                 None => "Microsoft's first-party controller".into(),
             },
+            Self::ChangePending { app_id, effective } => format!(
+                "a pending change to the app {app_id}{}",
+                effective
+                    .as_ref()
+                    .map(|d| format!(" (effective {d})"))
+                    .unwrap_or_default()
+            ),
             Self::ThirdParty {
                 app_id,
                 status,
@@ -261,6 +278,17 @@ pub fn existing_controller(
     apps: &[ObservedApp],
     our_app_id: &str,
 ) -> Controller {
+    let other = |app: &&ObservedApp| !app.id.eq_ignore_ascii_case(our_app_id);
+    if let Some(pending) = apps
+        .iter()
+        .filter(other)
+        .find(|app| app.status == AppStatus::PendingActive)
+    {
+        return Controller::ChangePending {
+            app_id: pending.id.clone(),
+            effective: pending.effective_date_time.clone(),
+        };
+    }
     if let Some(other) = apps
         .iter()
         .find(|app| !app.id.eq_ignore_ascii_case(our_app_id) && app.status.controls())
@@ -312,10 +340,12 @@ fn controller_exists_error(
 }
 
 /// What create does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CreatePlan {
     RegisterOnly,
     RegisterAndActivate(ActivationDate),
+    /// Register now; the activation waits for the tenant (the warning says for what).
+    RegisterAndWait(Problem),
 }
 
 /// Decides create. `controller` is `None` when it could not be looked up at plan time (unknown
@@ -331,15 +361,51 @@ pub fn plan_create(
         // A date that is not used for an activation is not validated.
         return Ok(CreatePlan::RegisterOnly);
     }
+    if let Some(pending @ Controller::ChangePending { .. }) = controller {
+        return Ok(CreatePlan::RegisterAndWait(waiting_for_pending(
+            pending, subject,
+        )));
+    }
     match resolve_date(request, now)? {
         Some(date) => Ok(CreatePlan::RegisterAndActivate(ActivationDate::At(date))),
         None => match controller {
-            Some(controller) if controller.exists() => {
-                Err(controller_exists_error(controller, subject, now))
-            }
+            Some(controller) if controller.exists() => Ok(CreatePlan::RegisterAndWait(
+                waiting_for_date(controller, subject, now),
+            )),
             _ => Ok(CreatePlan::RegisterAndActivate(ActivationDate::Now)),
         },
     }
+}
+
+/// The deferral while another app's change is pending (Graph refuses ours meanwhile).
+pub fn waiting_for_pending(pending: &Controller, subject: Subject<'_>) -> Problem {
+    Problem::warning(
+        "Activation deferred: another controller change is pending",
+        format!(
+            "Tenant {} has {}, so Microsoft Graph refuses to activate {} until that change takes \
+             effect or a tenant admin cancels it. The app is registered; the first plan after \
+             that proposes the activation. Nothing else in this run waits for this tenant.",
+            subject.tenant_id,
+            pending.describe(),
+            subject.app_id
+        ),
+    )
+}
+
+/// The deferral while another controller holds the tenant and no date is configured.
+pub fn waiting_for_date(
+    controller: &Controller,
+    subject: Subject<'_>,
+    now: OffsetDateTime,
+) -> Problem {
+    let mut p = controller_exists_error(controller, subject, now).as_warning();
+    p.summary = "Activation deferred: this tenant already has a Backup Storage controller".into();
+    p.detail = format!(
+        "{} Until then the app is only registered (inactive); nothing else in this run waits \
+         for this tenant.",
+        p.detail
+    );
+    p
 }
 
 /// The configuration as it bears on an update.
@@ -351,6 +417,9 @@ pub struct Desired {
     pub date: DateRequest,
     /// The configured date (or `effective_after`) differs from the prior state's.
     pub date_changed: bool,
+    /// Terraform's own activation was accepted earlier (recorded in state): a later
+    /// cancellation or takeover is the customer's decision and stands.
+    pub activation_requested: bool,
 }
 
 /// What update does on Graph.
@@ -494,6 +563,9 @@ pub fn plan_update(
             ),
         ))),
         AppStatus::Inactive => plan_inactive(prior_activation, desired, controller, subject, now),
+        AppStatus::Other(text) if text == UNREGISTERED => {
+            Ok(UpdateDecision::nothing().warn(unregistered_warning(subject)))
+        }
         AppStatus::Other(text) => Ok(UpdateDecision::nothing().warn(Problem::new(
             None,
             "Unknown serviceApp status",
@@ -517,71 +589,90 @@ fn plan_inactive(
         return Ok(UpdateDecision::nothing());
     }
     // A user who just switched activate on, or wrote a new date, made a configuration choice:
-    // an unusable date is their error. Otherwise the app was deactivated outside Terraform.
+    // an unusable date is their error, and they ask again.
     let user_asked = desired.activate_changed || desired.date_changed;
-    let why = if user_asked {
-        None
-    } else {
-        Some(format!(
-            "{} is inactive although activate = true: its pending activation was cancelled \
-             outside Terraform, or another app took over{}.",
-            subject.describe(),
-            prior_activation
-                .map(|d| format!(" (last effective date {d})"))
-                .unwrap_or_default()
-        ))
-    };
-    let reactivate = |date: ActivationDate| {
+    if desired.activation_requested && !user_asked {
+        return Ok(UpdateDecision::nothing().warn(customer_decision(prior_activation, subject)));
+    }
+    let controller_now = controller.cloned().unwrap_or(Controller::None);
+    if let Controller::ChangePending { .. } = controller_now {
+        return Ok(UpdateDecision::nothing().warn(waiting_for_pending(&controller_now, subject)));
+    }
+    let activate = |date: ActivationDate| {
         let mut decision = UpdateDecision {
             action: UpdateAction::Activate(date),
             warnings: vec![],
         };
-        if let Some(why) = &why {
-            let when = match date {
-                ActivationDate::Now => "now (no other controller holds the tenant)".to_string(),
-                ActivationDate::At(date) => format!("effective {}", canonical(date)),
-            };
+        if !user_asked {
             decision.warnings.push(Problem::warning(
-                "Re-activation planned",
-                format!("{why} This plan activates it again, {when}."),
+                "Deferred activation planned",
+                format!(
+                    "{} was registered while tenant {} could not accept its activation; it can \
+                     now, so this plan activates it {}.",
+                    subject.describe(),
+                    subject.tenant_id,
+                    match date {
+                        ActivationDate::Now => "now (no other controller holds the tenant)".into(),
+                        ActivationDate::At(date) => format!("effective {}", canonical(date)),
+                    }
+                ),
             ));
         }
         decision
     };
-    let controller_now = controller.cloned().unwrap_or(Controller::None);
     match resolve_date(&desired.date, now) {
-        Ok(Some(date)) => Ok(reactivate(ActivationDate::At(date))),
-        Ok(None) if !controller_now.exists() => Ok(reactivate(ActivationDate::Now)),
+        Ok(Some(date)) => Ok(activate(ActivationDate::At(date))),
+        Ok(None) if !controller_now.exists() => Ok(activate(ActivationDate::Now)),
         Ok(None) => {
-            if user_asked {
-                Err(controller_exists_error(&controller_now, subject, now))
-            } else {
-                Ok(UpdateDecision::nothing().warn(Problem::new(
-                    None,
-                    "Not the Backup Storage controller any more",
-                    format!(
-                        "{} Tenant {} is controlled by {}, and without a date Microsoft Graph cannot \
-                         hand control back. {}",
-                        why.unwrap_or_default(),
-                        subject.tenant_id,
-                        controller_now.describe(),
-                        choices_text(subject)
-                    ),
-                )))
-            }
+            Ok(UpdateDecision::nothing().warn(waiting_for_date(&controller_now, subject, now)))
         }
         Err(problem) if user_asked => Err(problem),
+        // A fixed date that went stale while the activation waited: a deferral, not an error.
         Err(problem) => Ok(UpdateDecision::nothing().warn(Problem::new(
             problem.attribute,
-            "Not the Backup Storage controller any more",
+            "Activation deferred: the configured date is no longer usable",
             format!(
-                "{} The configured date cannot be used for a new activation: {} {}",
-                why.unwrap_or_default(),
+                "{} is registered and waits for its activation, but {} {}",
+                subject.describe(),
                 problem.detail,
                 choices_text(subject)
             ),
         ))),
     }
+}
+
+/// The warning when the customer cancelled our activation or moved to another app after
+/// Terraform asked: their decision stands.
+fn customer_decision(prior_activation: Option<&str>, subject: Subject<'_>) -> Problem {
+    Problem::warning(
+        "Not the Backup Storage controller any more",
+        format!(
+            "{} is inactive although activate = true: Terraform's activation was accepted \
+             earlier{}, and since then a tenant admin cancelled it or another app took over. \
+             That is the customer's decision, so Terraform changes nothing. To ask again, run \
+             terraform apply -replace on this resource (it registers and activates anew), or set \
+             a new effective_date_time / effective_after.",
+            subject.describe(),
+            prior_activation
+                .map(|d| format!(" (effective {d})"))
+                .unwrap_or_default()
+        ),
+    )
+}
+
+/// The warning while our serviceApp is gone after it was pending or active (decision: no
+/// re-registration behind the customer's back).
+pub fn unregistered_warning(subject: Subject<'_>) -> Problem {
+    Problem::warning(
+        "The controller app was unregistered outside Terraform",
+        format!(
+            "{} no longer exists although Terraform registered and activated it: a tenant admin \
+             or another tool unregistered it. Terraform does not register it again on its own. \
+             To take the tenant back, run terraform apply -replace on this resource; to stop \
+             managing the tenant, remove the resource.",
+            subject.describe()
+        ),
+    )
 }
 
 /// What destroy does.
@@ -641,6 +732,9 @@ pub fn decide_destroy(
                 subject.describe()
             ),
         )),
+        AppStatus::Other(text) if text == UNREGISTERED => {
+            DestroyDecision::Unregister { warning: None }
+        }
         AppStatus::Other(text) => DestroyDecision::Refuse(Problem::new(
             None,
             "Unknown serviceApp status",
@@ -728,6 +822,31 @@ pub struct PlannedAction {
     /// Which attribute the date came from, for apply-time messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_attribute: Option<String>,
+    /// Why the activation waits, repeated as a warning when apply registers the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<Deferral>,
+}
+
+/// A deferral carried from plan to apply.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+pub struct Deferral {
+    pub summary: String,
+    pub detail: String,
+}
+
+impl Deferral {
+    pub fn warning(&self) -> Problem {
+        Problem::warning(self.summary.clone(), self.detail.clone())
+    }
+}
+
+impl From<&Problem> for Deferral {
+    fn from(problem: &Problem) -> Self {
+        Deferral {
+            summary: problem.summary.clone(),
+            detail: problem.detail.clone(),
+        }
+    }
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -745,6 +864,7 @@ impl PlannedAction {
             },
             deactivate: false,
             date_attribute: attribute.map(str::to_string),
+            deferred: None,
         }
     }
 
@@ -803,6 +923,7 @@ mod tests {
             activate_changed: false,
             date,
             date_changed: false,
+            activation_requested: true,
         }
     }
 
@@ -924,14 +1045,16 @@ mod tests {
             ),
             Ok(CreatePlan::RegisterAndActivate(ActivationDate::Now))
         );
-        let err = plan_create(
+        let Ok(CreatePlan::RegisterAndWait(err)) = plan_create(
             true,
             &DateRequest::Unspecified,
             Some(&first_party()),
             SUBJECT,
             NOW,
-        )
-        .unwrap_err();
+        ) else {
+            panic!("a controller without a date is a deferral, not an error")
+        };
+        assert!(err.is_warning());
         assert!(err.detail.contains("first-party"), "{}", err.detail);
         assert!(
             err.detail.contains("2026-11-30T09:00:00Z"),
@@ -1022,57 +1145,102 @@ mod tests {
     }
 
     #[test]
-    fn cancelled_activation_is_planned_again_when_it_can_succeed() {
+    fn a_cancelled_activation_stands_and_a_deferred_one_is_still_planned() {
         let date = DateRequest::Exact("2026-12-03T09:00:00Z".into());
-        let d = plan_update(
-            &AppStatus::Inactive,
-            None,
-            &desired(true, date),
-            Some(&first_party()),
-            SUBJECT,
-            NOW,
-        )
-        .unwrap();
+        let plan = |desired: &Desired, controller: Controller| {
+            plan_update(
+                &AppStatus::Inactive,
+                None,
+                desired,
+                Some(&controller),
+                SUBJECT,
+                NOW,
+            )
+            .unwrap()
+        };
+        // Terraform's activation was accepted, then cancelled outside: the customer's decision.
+        let d = plan(&desired(true, date.clone()), first_party());
+        assert_eq!(d.action, UpdateAction::Nothing);
+        assert!(
+            d.warnings[0].detail.contains("-replace"),
+            "{}",
+            d.warnings[0].detail
+        );
+        let d = plan(&desired(true, DateRequest::Unspecified), Controller::None);
         assert_eq!(
             d.action,
-            UpdateAction::Activate(ActivationDate::At(datetime!(2026-12-03 09:00:00 UTC)))
+            UpdateAction::Nothing,
+            "not even into an empty tenant"
         );
-        assert!(d.warnings[0].detail.contains("cancelled"));
-        // No date and a controller: warn with the choices, change nothing.
-        let d = plan_update(
-            &AppStatus::Inactive,
-            None,
-            &desired(true, DateRequest::Unspecified),
-            Some(&first_party()),
-            SUBJECT,
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(d.action, UpdateAction::Nothing);
-        assert!(d.warnings[0].detail.contains("activate = false"));
-        // A stale date: warn, change nothing.
-        let stale = DateRequest::Exact("2026-11-01T00:00:00Z".into());
-        let d = plan_update(
-            &AppStatus::Inactive,
-            None,
-            &desired(true, stale),
-            Some(&first_party()),
-            SUBJECT,
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(d.action, UpdateAction::Nothing);
-        // No controller: activate now.
-        let d = plan_update(
-            &AppStatus::Inactive,
-            None,
-            &desired(true, DateRequest::Unspecified),
-            Some(&Controller::None),
-            SUBJECT,
-            NOW,
-        )
-        .unwrap();
+        // A new date is the user asking again.
+        let mut asked = desired(true, date.clone());
+        asked.date_changed = true;
+        let d = plan(&asked, first_party());
+        let at = ActivationDate::At(datetime!(2026-12-03 09:00:00 UTC));
+        assert_eq!(d.action, UpdateAction::Activate(at));
+        assert!(d.warnings.is_empty());
+        // A deferred activation (never accepted) is planned once the tenant allows it ...
+        let mut deferred = desired(true, DateRequest::Unspecified);
+        deferred.activation_requested = false;
+        let d = plan(&deferred, Controller::None);
         assert_eq!(d.action, UpdateAction::Activate(ActivationDate::Now));
+        assert_eq!(d.warnings[0].summary, "Deferred activation planned");
+        // ... and waits, with a warning, while a controller holds it without a date,
+        let d = plan(&deferred, first_party());
+        assert_eq!(d.action, UpdateAction::Nothing);
+        assert!(d.warnings[0].detail.contains("effective_after"));
+        // while another app's change is pending,
+        let pending = Controller::ChangePending {
+            app_id: "33333333-3333-3333-3333-333333333333".into(),
+            effective: Some("2026-12-05T00:00:00Z".into()),
+        };
+        let d = plan(&deferred, pending);
+        assert_eq!(d.action, UpdateAction::Nothing);
+        assert!(
+            d.warnings[0]
+                .detail
+                .contains("33333333-3333-3333-3333-333333333333")
+        );
+        // and while its fixed date is stale (an error only when the date changed in this plan).
+        deferred.date = DateRequest::Exact("2026-11-01T00:00:00Z".into());
+        let d = plan(&deferred, first_party());
+        assert_eq!(d.action, UpdateAction::Nothing);
+        assert!(d.warnings[0].is_warning());
+        deferred.date_changed = true;
+        let err = plan_update(
+            &AppStatus::Inactive,
+            None,
+            &deferred,
+            Some(&first_party()),
+            SUBJECT,
+            NOW,
+        );
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn an_unregistered_app_is_kept_and_never_registered_again() {
+        let gone = AppStatus::Other(UNREGISTERED.into());
+        let d = plan_update(
+            &gone,
+            None,
+            &desired(true, DateRequest::Unspecified),
+            None,
+            SUBJECT,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(d.action, UpdateAction::Nothing);
+        assert!(
+            d.warnings[0]
+                .summary
+                .contains("unregistered outside Terraform")
+        );
+        let destroy = decide_destroy(&gone, false, None, SUBJECT, NOW);
+        assert!(matches!(
+            destroy,
+            DestroyDecision::Unregister { warning: None }
+        ));
     }
 
     #[test]
@@ -1160,9 +1328,10 @@ mod tests {
             activate_changed in any::<bool>(),
             date in any_date_request(),
             date_changed in any::<bool>(),
+            activation_requested in any::<bool>(),
             controller in any_controller(),
         ) {
-            let desired = Desired { activate, activate_changed, date, date_changed };
+            let desired = Desired { activate, activate_changed, date, date_changed, activation_requested };
             let result = plan_update(&status, None, &desired, controller.as_ref(), SUBJECT, NOW);
             match result {
                 Err(problem) => {
@@ -1223,6 +1392,11 @@ mod tests {
                     prop_assert_eq!(&date, &DateRequest::Unspecified);
                     prop_assert!(!controller.unwrap_or(Controller::None).exists());
                 }
+                Ok(CreatePlan::RegisterAndWait(w)) => {
+                    // Only a tenant condition defers: another controller, no usable date.
+                    prop_assert!(activate && w.is_warning());
+                    prop_assert!(controller.unwrap_or(Controller::None).exists());
+                }
                 Err(p) => prop_assert!(p.attribute.is_some()),
             }
         }
@@ -1268,6 +1442,7 @@ mod tests {
             activate_at: Some("2020-01-01T00:00:00Z".into()),
             deactivate: false,
             date_attribute: Some("effective_date_time".into()),
+            deferred: None,
         };
         let err = stale.date_for_apply(NOW).unwrap_err();
         assert_eq!(err.attribute, Some("effective_date_time"));

@@ -214,9 +214,10 @@ impl ManagedResource for BillingEnablement {
                 let private = enable(call, &mut state, &tenant, &owner).await?;
                 Ok((state, private))
             }
-            Readiness::Deferred { effective } => {
-                // Record the resource with the service as it is; the plan after the date enables.
-                call.warn(billing::deferred_warning(&tenant, effective.as_deref()));
+            waiting => {
+                // Our app is not active yet (pending, inactive, not registered): a tenant
+                // condition. Record the service as it is; a later plan proposes the enable.
+                call.warn(billing::waiting_warning(&tenant, waiting));
                 let last = read_status(call, &mut state, &tenant).await?;
                 let private = BillingPrivate {
                     last_enabled_by_app: last,
@@ -224,7 +225,6 @@ impl ManagedResource for BillingEnablement {
                 };
                 Ok((state, private))
             }
-            Readiness::NotActive(problem) => Err(problem.into()),
         }
     }
 

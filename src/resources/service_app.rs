@@ -11,8 +11,8 @@ use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::ServiceApp;
 use crate::lifecycle::Problem;
 use crate::lifecycle::service_app::{
-    self as lifecycle, AppStatus, CreatePlan, DateRequest, Desired, DestroyDecision, PlannedAction,
-    Subject,
+    self as lifecycle, AppStatus, Controller, CreatePlan, DateRequest, Deferral, Desired,
+    DestroyDecision, PlannedAction, Subject,
 };
 use crate::timefmt::canonical_text;
 
@@ -33,6 +33,7 @@ crate::attributes! {
         last_modified_date_time: String => Computed, "When Graph last changed the serviceApp.";
         last_modified_by_user_id: String => Computed, "User who last changed the serviceApp, when Graph reports one.";
         last_modified_by_application_id: String => Computed, "Application that last changed the serviceApp, when Graph reports one.";
+        activation_requested: bool => Computed, "Whether Microsoft Graph accepted an activation of this app (it became `pendingActive` or `active`). From then on, a cancellation or a takeover by another app is the customer's decision: Terraform warns and does not activate again; `terraform apply -replace` asks again.";
     }
 }
 
@@ -47,6 +48,13 @@ impl ServiceAppState {
         self.service_app_id = Value::Value(app.id.clone());
         self.application_id = Value::Value(application.unwrap_or_else(|| app.id.clone()));
         self.status = text(app.status.as_ref());
+        if let Some(AppStatus::PendingActive | AppStatus::Active | AppStatus::PendingInactive) =
+            &app.status
+        {
+            self.activation_requested = Value::Value(true);
+        } else if !self.activation_requested.is_value() {
+            self.activation_requested = Value::Value(false);
+        }
         self.activation_date_time = timestamp(app.effective_date_time.as_deref());
         self.registration_date_time = timestamp(app.registration_date_time.as_deref());
         self.last_modified_date_time = timestamp(app.last_modified_date_time.as_deref());
@@ -80,6 +88,40 @@ impl ServiceAppState {
     }
 }
 
+/// Activates our app. Graph's 403 while another app's change is pending is a tenant condition,
+/// not a failure: a warning, and the app stays registered (the next plan proposes it again).
+async fn activate_or_defer(
+    call: &mut Call,
+    state: &mut ServiceAppState,
+    tenant: &str,
+    app_id: &str,
+    date: &str,
+) -> Result<(), Problem> {
+    let error = match call
+        .ctx
+        .graph
+        .activate_reconciled(tenant, app_id, date)
+        .await
+    {
+        Ok(app) => {
+            state.apply_graph(tenant, &app);
+            return Ok(());
+        }
+        Err(error) => error,
+    };
+    if error.is_status(403)
+        && let pending @ Controller::ChangePending { .. } =
+            observe_controller(&call.ctx, tenant, app_id).await?
+    {
+        call.warn(lifecycle::waiting_for_pending(
+            &pending,
+            Subject::new(tenant, app_id),
+        ));
+        return Ok(());
+    }
+    Err(error.into())
+}
+
 pub struct ServiceAppResource;
 
 #[async_trait]
@@ -109,6 +151,14 @@ impl ManagedResource for ServiceAppResource {
     ) -> Result<Option<(ServiceAppState, PlannedAction)>, Problem> {
         let (tenant, app_id) = state.subject()?;
         let Some(app) = call.ctx.graph.get_service_app(&tenant, &app_id).await? else {
+            if !matches!(state.app_status(), AppStatus::Inactive) && state.status.is_value() {
+                // It was pending or active: someone unregistered it; keep it and say so.
+                call.warn(lifecycle::unregistered_warning(Subject::new(
+                    &tenant, &app_id,
+                )));
+                state.status = Value::Value(lifecycle::UNREGISTERED.into());
+                return Ok(Some((state, private)));
+            }
             tracing::info!(
                 tenant,
                 app_id,
@@ -146,7 +196,7 @@ impl ManagedResource for ServiceAppResource {
         if activate {
             require_delegated(&call.ctx, &tenant)?;
         }
-        let controller = if activate && request == DateRequest::Unspecified {
+        let controller = if activate {
             Some(observe_controller(&call.ctx, &tenant, &client_id).await?)
         } else {
             None
@@ -158,6 +208,14 @@ impl ManagedResource for ServiceAppResource {
                 CreatePlan::RegisterOnly => PlannedAction::default(),
                 CreatePlan::RegisterAndActivate(date) => {
                     PlannedAction::activate(date, request.attribute())
+                }
+                CreatePlan::RegisterAndWait(warning) => {
+                    let deferred = Some(Deferral::from(&warning));
+                    call.warn(warning);
+                    PlannedAction {
+                        deferred,
+                        ..Default::default()
+                    }
                 }
             };
         Ok((planned, private))
@@ -185,6 +243,7 @@ impl ManagedResource for ServiceAppResource {
             activate,
             activate_changed: prior.activate != planned.activate,
             date: config.date_request(),
+            activation_requested: prior.activation_requested.as_option().unwrap_or(true),
             date_changed: config.effective_date_time != prior.effective_date_time
                 || config.effective_after != prior.effective_after,
         };
@@ -264,21 +323,16 @@ impl ManagedResource for ServiceAppResource {
             state.app_status(),
             AppStatus::Active | AppStatus::PendingActive
         );
+        if let Some(deferral) = &action.deferred {
+            call.warn(deferral.warning());
+        }
         let Some(date) = date.filter(|_| !adopted_active) else {
             return Ok((state, PlannedAction::default()));
         };
-        match call
-            .ctx
-            .graph
-            .activate_reconciled(&tenant, &registered.id, &date)
-            .await
-        {
-            Ok(app) => {
-                state.apply_graph(&tenant, &app);
-                Ok((state, PlannedAction::default()))
-            }
+        match activate_or_defer(call, &mut state, &tenant, &registered.id, &date).await {
+            Ok(()) => Ok((state, PlannedAction::default())),
             // Terraform records the registration (tainted) and replaces it safely.
-            Err(e) => Err(WriteError::Partial(state, e.into())),
+            Err(problem) => Err(WriteError::Partial(state, problem)),
         }
     }
 
@@ -300,26 +354,20 @@ impl ManagedResource for ServiceAppResource {
         if action.deactivate {
             let app = call.ctx.graph.deactivate(&tenant, &app_id).await?;
             state.apply_graph(&tenant, &app);
+            // The user's own choice: a later activate = true asks afresh.
+            state.activation_requested = Value::Value(false);
         }
-        if let Some(date) = date {
-            match call
-                .ctx
-                .graph
-                .activate_reconciled(&tenant, &app_id, &date)
-                .await
-            {
-                Ok(app) => state.apply_graph(&tenant, &app),
-                Err(e) => {
-                    // Record what Graph holds now, so state matches the tenant.
-                    return match call.ctx.graph.get_service_app(&tenant, &app_id).await {
-                        Ok(Some(app)) => {
-                            state.apply_graph(&tenant, &app);
-                            Err(WriteError::Partial(state, e.into()))
-                        }
-                        _ => Err(WriteError::Failed(e.into())),
-                    };
+        if let Some(date) = date
+            && let Err(problem) = activate_or_defer(call, &mut state, &tenant, &app_id, &date).await
+        {
+            // Record what Graph holds now, so state matches the tenant.
+            return match call.ctx.graph.get_service_app(&tenant, &app_id).await {
+                Ok(Some(app)) => {
+                    state.apply_graph(&tenant, &app);
+                    Err(WriteError::Partial(state, problem))
                 }
-            }
+                _ => Err(WriteError::Failed(problem)),
+            };
         }
         Ok((state, PlannedAction::default()))
     }
