@@ -7,6 +7,8 @@
 //! else `pendingActive` until an effective date 7 to 30 days out; deactivate cancels a pending
 //! activation; unregistering is refused while `pendingInactive`.
 
+pub mod protection_policy;
+
 use time::{Duration, OffsetDateTime};
 
 use crate::timefmt::{canonical, format_duration, parse_duration, parse_rfc3339};

@@ -5,6 +5,7 @@
 // errors are rare and never on a hot path.
 #![allow(clippy::result_large_err)]
 
+pub mod api;
 pub mod client;
 pub mod error;
 pub mod http;

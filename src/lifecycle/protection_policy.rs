@@ -1,0 +1,26 @@
+//! Protection policies as pure decisions: (configuration, prior state, observed Graph objects)
+//! -> what to send and what to tell the user. No I/O, no tf-provider: the policy resources (one
+//! generic implementation for SharePoint, OneDrive and Exchange, see
+//! [`crate::graph::api::protection::Workload`]) only translate between these types and Terraform.
+//!
+//! Which binding decision of `provider-spec.md` ("Part 2 — protection") each part implements:
+//!
+//! | module | decisions |
+//! |---|---|
+//! | [`ids`] | 1 (inline limit), 18 (GUIDs, site ids, case-insensitive duplicates); name and retention checks |
+//! | [`id_file`] | 1 (file-backed sets: parsing, SHA-256 digest, +N / −M) |
+//! | [`unit_set`] | 3 (rule-owned units never removed), 7 (create order, "already there" / "not found" as success), 9 (managed set), 12 (null vs `[]`, removal warnings); 50-unit chunks and bulk jobs |
+//! | [`retention`] | 11 |
+//! | [`activation`] | 3 (another active policy), 8 (adoption after a lost create), 10 (`active` from `isEnabled`), destroy safety |
+//! | [`gating`] | 5 (when writes are allowed, deferred, or read-only) |
+//! | [`notices`] | 7 and 22 (per-item failure warnings naming the tenant, at most 20 lines); unit counts |
+
+pub mod activation;
+pub mod gating;
+pub mod id_file;
+pub mod ids;
+pub mod notices;
+pub mod retention;
+pub mod unit_set;
+
+pub use notices::Notice;

@@ -1,0 +1,240 @@
+//! Decision 5: whether protection writes may be planned in a tenant, from one GET of the root
+//! (`serviceStatus`) and one of our serviceApp. Writes are allowed when the service is
+//! `enabled`, `backupServiceConsumer` is `thirdparty` and our app is `active`; a write the
+//! tenant does not allow yet is deferred with a reason naming what it waits for (with the date
+//! when known) and what the user can do. While our app is `pendingInactive` nothing is written
+//! and drift is only a warning. Steps already planned in this process for the tenant (an
+//! immediate activation of our app, billing's enable) count as met, so that a whole tenant
+//! onboards in one apply.
+
+/// Steps planned earlier in this provider process for the same tenant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlannedSteps {
+    /// Our serviceApp is planned to become `active` at once (no other controller).
+    pub app_activation: bool,
+    /// `m365backup_billing_enablement` is planned to enable the service.
+    pub billing_enable: bool,
+}
+
+/// What the root and our serviceApp say, as text (enum members kept as Graph sent them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GateFacts<'a> {
+    pub tenant_id: &'a str,
+    /// `serviceStatus.status`: `disabled`, `enabled`, `protectionChangeLocked`, ...
+    pub service_status: Option<&'a str>,
+    /// `serviceStatus.backupServiceConsumer`: `firstparty`, `thirdparty`, ...
+    pub service_consumer: Option<&'a str>,
+    /// Our serviceApp's `status`; `None` when the app is not registered in the tenant.
+    pub app_status: Option<&'a str>,
+    pub app_effective_date_time: Option<&'a str>,
+    pub planned: PlannedSteps,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Allowed,
+    /// Writes wait; the text is the resource's `deferred_reason` and the warning's detail.
+    Deferred(String),
+    /// Our app is `pendingInactive`: plan no writes, report drift as a warning.
+    ReadOnlyWarn(String),
+}
+
+pub fn gate(facts: &GateFacts<'_>) -> Gate {
+    let tenant = facts.tenant_id;
+    if facts.app_status == Some("pendingInactive") {
+        let when = facts
+            .app_effective_date_time
+            .map(|date| format!(" on {date}"))
+            .unwrap_or_default();
+        return Gate::ReadOnlyWarn(format!(
+            "Tenant {tenant}: this app's serviceApp is pendingInactive (the customer is moving \
+             to another backup controller, which takes over{when}). Protection policies are \
+             not changed; differences from the configuration are reported as warnings only."
+        ));
+    }
+    let mut waits: Vec<String> = Vec::new();
+    let mut actions: Vec<&str> = Vec::new();
+    match facts.app_status {
+        Some("active") => {}
+        _ if facts.planned.app_activation => {}
+        Some("pendingActive") => {
+            let when = facts
+                .app_effective_date_time
+                .map(|date| format!(" on {date}"))
+                .unwrap_or_else(|| " at its effective date".to_string());
+            waits.push(format!(
+                "this app's serviceApp to become active{when} (until then Graph gives it \
+                 read-only access)"
+            ));
+            actions
+                .push("nothing to do but wait: the first plan after that date proposes the change");
+        }
+        Some(other) if other != "inactive" => {
+            waits.push(format!(
+                "this app's serviceApp (status {other}) to become active"
+            ));
+            actions.push("check the m365backup_service_app resource of this tenant");
+        }
+        _ => {
+            waits.push(
+                "this app to be registered and activated as the tenant's Backup Storage controller"
+                    .into(),
+            );
+            actions.push(
+                "add an m365backup_service_app resource with activate = true for this tenant",
+            );
+        }
+    }
+    let consumer_is_us = facts
+        .service_consumer
+        .is_some_and(|c| c.eq_ignore_ascii_case("thirdparty"));
+    match facts.service_status {
+        _ if facts.planned.billing_enable => {}
+        Some("enabled") if consumer_is_us => {}
+        Some("enabled") => {
+            waits.push(format!(
+                "the service to be enabled for a third-party controller (it is enabled for {})",
+                facts.service_consumer.unwrap_or("an unknown consumer")
+            ));
+            actions.push("enable billing with an m365backup_billing_enablement resource once this app is active");
+        }
+        Some(locked @ ("protectionChangeLocked" | "restoreLocked")) => {
+            waits.push(format!(
+                "the service to leave {locked} (an unhealthy billing profile or no active \
+                 controller; Graph takes 24 to 48 hours after billing is fixed)"
+            ));
+            actions.push("fix the tenant's billing profile");
+        }
+        status => {
+            waits.push(format!(
+                "Backup Storage to be enabled (service status {})",
+                status.unwrap_or("unknown")
+            ));
+            actions.push("add an m365backup_billing_enablement resource for this tenant");
+        }
+    }
+    if waits.is_empty() {
+        return Gate::Allowed;
+    }
+    Gate::Deferred(format!(
+        "Tenant {tenant}: protection changes wait for {}. What you can do: {}. Nothing is \
+         written until then; the first plan after that proposes the changes.",
+        waits.join("; and for "),
+        actions.join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn facts<'a>(service: &'a str, consumer: &'a str, app: Option<&'a str>) -> GateFacts<'a> {
+        GateFacts {
+            tenant_id: "t-1",
+            service_status: Some(service),
+            service_consumer: Some(consumer),
+            app_status: app,
+            app_effective_date_time: None,
+            planned: PlannedSteps::default(),
+        }
+    }
+
+    #[test]
+    fn allowed_only_when_enabled_for_us_and_active() {
+        assert_eq!(
+            gate(&facts("enabled", "thirdparty", Some("active"))),
+            Gate::Allowed
+        );
+        assert_eq!(
+            gate(&facts("enabled", "thirdParty", Some("active"))),
+            Gate::Allowed
+        );
+        assert!(
+            matches!(gate(&facts("enabled", "firstparty", Some("active"))), Gate::Deferred(r) if r.contains("enabled for firstparty"))
+        );
+        assert!(
+            matches!(gate(&facts("disabled", "unknown", Some("active"))), Gate::Deferred(r) if r.contains("m365backup_billing_enablement"))
+        );
+        assert!(
+            matches!(gate(&facts("protectionChangeLocked", "thirdparty", Some("active"))), Gate::Deferred(r) if r.contains("billing profile"))
+        );
+    }
+
+    #[test]
+    fn pending_active_waits_for_its_date() {
+        let mut f = facts("enabled", "firstparty", Some("pendingActive"));
+        f.app_effective_date_time = Some("2026-12-09T00:00:00Z");
+        let Gate::Deferred(reason) = gate(&f) else {
+            panic!("deferred expected")
+        };
+        assert!(reason.starts_with("Tenant t-1: "));
+        assert!(reason.contains("become active on 2026-12-09T00:00:00Z"));
+        assert!(
+            reason.contains("enabled for firstparty"),
+            "both waits are named: {reason}"
+        );
+        f.app_effective_date_time = None;
+        assert!(matches!(gate(&f), Gate::Deferred(r) if r.contains("at its effective date")));
+    }
+
+    #[test]
+    fn unregistered_or_inactive_app_waits_for_the_service_app() {
+        for app in [None, Some("inactive")] {
+            assert!(
+                matches!(gate(&facts("enabled", "thirdparty", app)), Gate::Deferred(r) if r.contains("m365backup_service_app"))
+            );
+        }
+        assert!(
+            matches!(gate(&facts("enabled", "thirdparty", Some("newStatus"))), Gate::Deferred(r) if r.contains("status newStatus"))
+        );
+    }
+
+    #[test]
+    fn pending_inactive_is_read_only() {
+        let mut f = facts("enabled", "thirdparty", Some("pendingInactive"));
+        f.app_effective_date_time = Some("2027-01-01T00:00:00Z");
+        assert!(
+            matches!(gate(&f), Gate::ReadOnlyWarn(r) if r.contains("on 2027-01-01T00:00:00Z") && r.contains("t-1"))
+        );
+    }
+
+    #[test]
+    fn steps_planned_in_this_process_count_as_met() {
+        // A tenant held by Microsoft's controller onboards in one apply.
+        let mut f = facts("disabled", "unknown", Some("inactive"));
+        f.planned = PlannedSteps {
+            app_activation: true,
+            billing_enable: true,
+        };
+        assert_eq!(gate(&f), Gate::Allowed);
+        f.planned.billing_enable = false;
+        assert!(
+            matches!(gate(&f), Gate::Deferred(r) if !r.contains("serviceApp") && r.contains("billing"))
+        );
+    }
+
+    proptest! {
+        /// Writes are allowed exactly when every condition holds (planned steps included).
+        #[test]
+        fn allowed_iff_every_condition_holds(
+            service in prop::sample::select(vec!["enabled", "disabled", "protectionChangeLocked", "restoreLocked", "x"]),
+            consumer in prop::sample::select(vec!["thirdparty", "firstparty", "unknown"]),
+            app in prop::option::of(prop::sample::select(vec!["active", "pendingActive", "inactive", "pendingInactive", "y"])),
+            activation in any::<bool>(), billing in any::<bool>(),
+        ) {
+            let mut f = facts(service, consumer, app);
+            f.planned = PlannedSteps { app_activation: activation, billing_enable: billing };
+            let app_ok = app == Some("active") || (activation && app != Some("pendingInactive"));
+            let service_ok = billing || (service == "enabled" && consumer == "thirdparty");
+            match gate(&f) {
+                Gate::Allowed => prop_assert!(app_ok && service_ok),
+                Gate::ReadOnlyWarn(_) => prop_assert_eq!(app, Some("pendingInactive")),
+                Gate::Deferred(reason) => {
+                    prop_assert!(!(app_ok && service_ok));
+                    prop_assert!(reason.contains("t-1"));
+                }
+            }
+        }
+    }
+}
