@@ -9,10 +9,11 @@
 //! |---|---|
 //! | [`ids`] | 1 (inline limit), 18 (GUIDs, site ids, case-insensitive duplicates); name and retention checks |
 //! | [`id_file`] | 1 (file-backed sets: parsing, SHA-256 digest, +N / −M) |
-//! | [`unit_set`] | 3 (rule-owned units never removed), 7 (create order, "already there" / "not found" as success), 9 (managed set), 12 (null vs `[]`, removal warnings); 50-unit chunks and bulk jobs |
+//! | [`unit_set`] | 1 (file-set plan), 3 (rule-owned units never removed, not drift), 7 (create order, "already there" / "not found" as success), 9 (managed set), 12 (null vs `[]`, removal warnings); 50-unit chunks and bulk jobs |
 //! | [`retention`] | 11 |
 //! | [`activation`] | 3 (another active policy), 8 (adoption after a lost create), 10 (`active` from `isEnabled`), destroy safety |
 //! | [`gating`] | 5 (when writes are allowed, deferred, or read-only) |
+//! | [`references`] | 18 (`<tenantId>/<policyId>` ids, tenant from the reference, import of another workload) |
 //! | [`notices`] | 7 and 22 (per-item failure warnings naming the tenant, at most 20 lines); unit counts |
 
 pub mod activation;
@@ -20,6 +21,7 @@ pub mod gating;
 pub mod id_file;
 pub mod ids;
 pub mod notices;
+pub mod references;
 pub mod retention;
 pub mod unit_set;
 

@@ -5,7 +5,9 @@
 //! when known) and what the user can do. While our app is `pendingInactive` nothing is written
 //! and drift is only a warning. Steps already planned in this process for the tenant (an
 //! immediate activation of our app, billing's enable) count as met, so that a whole tenant
-//! onboards in one apply.
+//! onboards in one apply. [`decide_write`] applies decision 4's deferral mechanics per resource.
+
+use super::notices::Notice;
 
 /// Steps planned earlier in this provider process for the same tenant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,6 +126,60 @@ pub fn gate(facts: &GateFacts<'_>) -> Gate {
     ))
 }
 
+/// Where the planned write stands (decision 4's deferral mechanics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteSubject {
+    /// A create of an object that does not exist yet (first plan).
+    NewObject,
+    /// A create recorded as deferred earlier (`id` null in state).
+    DeferredObject,
+    /// A change to an object that exists in Graph.
+    ExistingObject,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteDecision {
+    /// Plan the write. A deferred create that may now proceed carries a warning saying why
+    /// `id` and the computed values become unknown.
+    Proceed(Option<Notice>),
+    /// Record the configuration without a Graph call; `reason` is `deferred_reason`.
+    Defer { reason: String, notice: Notice },
+    /// Our app is `pendingInactive`: plan no change, show the difference as a warning.
+    WarnOnly(Notice),
+}
+
+/// Turns the tenant's [`Gate`] into what one resource's plan does; `what` names the object
+/// for the user ("policy Mail").
+pub fn decide_write(gate: &Gate, subject: WriteSubject, what: &str) -> WriteDecision {
+    match gate {
+        Gate::Allowed => {
+            WriteDecision::Proceed((subject == WriteSubject::DeferredObject).then(|| {
+                Notice::new(
+                    format!("The deferred create of {what} can proceed"),
+                    format!(
+                        "The tenant now allows protection changes, so {what} is created by this \
+                     apply; its id and computed values are known after apply."
+                    ),
+                )
+            }))
+        }
+        Gate::Deferred(reason) => WriteDecision::Defer {
+            reason: reason.clone(),
+            notice: Notice::new(format!("Changes to {what} are deferred"), reason.clone()),
+        },
+        Gate::ReadOnlyWarn(reason) if subject == WriteSubject::ExistingObject => {
+            WriteDecision::WarnOnly(Notice::new(
+                format!("{what} differs from the configuration; no change is planned"),
+                reason.clone(),
+            ))
+        }
+        Gate::ReadOnlyWarn(reason) => WriteDecision::Defer {
+            reason: reason.clone(),
+            notice: Notice::new(format!("The create of {what} is deferred"), reason.clone()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +268,30 @@ mod tests {
         assert!(
             matches!(gate(&f), Gate::Deferred(r) if !r.contains("serviceApp") && r.contains("billing"))
         );
+    }
+
+    #[test]
+    fn write_decisions_follow_the_gate() {
+        let allowed = decide_write(&Gate::Allowed, WriteSubject::NewObject, "policy P");
+        assert_eq!(allowed, WriteDecision::Proceed(None));
+        let resumed = decide_write(&Gate::Allowed, WriteSubject::DeferredObject, "policy P");
+        assert!(
+            matches!(resumed, WriteDecision::Proceed(Some(n)) if n.summary.contains("can proceed"))
+        );
+        let waiting = Gate::Deferred("Tenant t: wait".into());
+        assert!(
+            matches!(decide_write(&waiting, WriteSubject::ExistingObject, "policy P"),
+            WriteDecision::Defer { reason, .. } if reason == "Tenant t: wait")
+        );
+        let leaving = Gate::ReadOnlyWarn("Tenant t: leaving".into());
+        assert!(matches!(
+            decide_write(&leaving, WriteSubject::ExistingObject, "policy P"),
+            WriteDecision::WarnOnly(_)
+        ));
+        assert!(matches!(
+            decide_write(&leaving, WriteSubject::NewObject, "policy P"),
+            WriteDecision::Defer { .. }
+        ));
     }
 
     proptest! {

@@ -4,7 +4,9 @@
 //! plan retries. Decision 22: Terraform folds warnings with one summary, so every line names its
 //! tenant; at most [`MAX_LISTED_ITEMS`] lines are listed, then a count.
 
-use crate::graph::api::protection::{ProtectionUnit, ProtectionUnitStatus, Workload};
+use crate::graph::api::protection::{
+    ProtectionPolicyStatus, ProtectionUnit, ProtectionUnitStatus, Workload,
+};
 
 /// At most this many failed items are listed in one warning.
 pub const MAX_LISTED_ITEMS: usize = 20;
@@ -120,6 +122,34 @@ pub fn describe_unit(workload: Workload, unit: &ProtectionUnit) -> String {
     }
 }
 
+/// Refresh's warning for a policy in `activeWithErrors` or with failed units: the units'
+/// error codes, bounded and naming the tenant. `None` when all is well.
+pub fn policy_health_notice(
+    workload: Workload,
+    tenant_id: &str,
+    policy: &str,
+    status: Option<&ProtectionPolicyStatus>,
+    units: &[ProtectionUnit],
+) -> Option<Notice> {
+    let failures = unit_error_failures(workload, units);
+    if let Some(mut notice) = item_failure_notice(workload, tenant_id, policy, &failures) {
+        if let Some(status) = status {
+            notice.summary = format!("{} (policy status {status})", notice.summary);
+        }
+        return Some(notice);
+    }
+    (status == Some(&ProtectionPolicyStatus::ActiveWithErrors)).then(|| {
+        Notice::new(
+            format!("Policy {policy} in tenant {tenant_id} is activeWithErrors"),
+            format!(
+                "Tenant {tenant_id}: Graph reports errors for policy {policy} but no unit carries \
+                 an error yet; some {} may not be protected.",
+                workload.noun()
+            ),
+        )
+    })
+}
+
 /// The computed counts of a policy resource, from its unit list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UnitCounts {
@@ -213,6 +243,36 @@ mod tests {
         );
         assert!(notice.detail.contains("\nand 3 more\n"));
         assert!(item_failure_notice(Workload::Exchange, "t-1", "Mail", &[]).is_none());
+    }
+
+    #[test]
+    fn health_warnings_carry_error_codes() {
+        let erring = ProtectionPolicyStatus::ActiveWithErrors;
+        let units = vec![
+            unit("1", "protected", None),
+            unit("2", "unprotected", Some("QuotaExceeded")),
+        ];
+        let notice =
+            policy_health_notice(Workload::OneDrive, "t", "P", Some(&erring), &units).unwrap();
+        assert!(notice.summary.ends_with("(policy status activeWithErrors)"));
+        assert!(
+            notice
+                .detail
+                .contains("tenant t: OneDrive account obj-2 (unit 2): QuotaExceeded: m")
+        );
+        let quiet =
+            policy_health_notice(Workload::OneDrive, "t", "P", Some(&erring), &units[..1]).unwrap();
+        assert!(quiet.summary.contains("is activeWithErrors"));
+        assert!(
+            policy_health_notice(
+                Workload::OneDrive,
+                "t",
+                "P",
+                Some(&ProtectionPolicyStatus::Active),
+                &units[..1]
+            )
+            .is_none()
+        );
     }
 
     #[test]

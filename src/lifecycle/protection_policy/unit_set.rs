@@ -200,6 +200,57 @@ pub fn diff_units(desired: Option<&[String]>, managed: &ManagedSet) -> UnitDiff 
     diff
 }
 
+/// The inline set as refresh records it (decisions 12, 18, 3): the observed managed members,
+/// each in the configured spelling when it matches case-insensitively, plus configured ids a
+/// dynamic rule covers (not drift). A unit added or removed outside Terraform shows as a
+/// difference, so the next plan puts it back. `None` when the set is not managed.
+pub fn observed_inline_set(
+    configured: Option<&[String]>,
+    managed: &ManagedSet,
+) -> Option<Vec<String>> {
+    let configured = configured?;
+    let spelling: BTreeMap<String, &String> =
+        configured.iter().map(|id| (id_key(id), id)).collect();
+    let mut observed: BTreeMap<String, String> = managed
+        .members
+        .iter()
+        .map(|(key, member)| {
+            let shown = spelling.get(key).map_or(&member.resource_id, |id| *id);
+            (key.clone(), shown.clone())
+        })
+        .collect();
+    for (key, id) in &spelling {
+        if managed.rule_owned.contains(key) {
+            observed.entry(key.clone()).or_insert_with(|| (*id).clone());
+        }
+    }
+    Some(observed.into_values().collect())
+}
+
+/// The plan of a file-backed set (decision 1). The digest is the fast path: equal to the
+/// state's (the observed set's) means no change without diffing. A different digest plans the
+/// diff, which may still be empty (ids a rule covers, inputs of running jobs): then nothing
+/// changes and the prior `ids_sha256` stays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSetPlan {
+    pub file_digest: String,
+    pub diff: UnitDiff,
+}
+
+pub fn plan_file_set(
+    file_ids: &[String],
+    state_digest: Option<&str>,
+    managed: &ManagedSet,
+) -> FileSetPlan {
+    let file_digest = set_digest(file_ids.iter().map(String::as_str));
+    let diff = if state_digest == Some(file_digest.as_str()) {
+        UnitDiff::default()
+    } else {
+        diff_units(Some(file_ids), managed)
+    };
+    FileSetPlan { file_digest, diff }
+}
+
 /// One write of unit changes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UnitRequest {
@@ -663,6 +714,48 @@ mod tests {
             .map(|n| unit(n, "manual", "protected"))
             .collect();
         assert_eq!(ManagedSet::from_units(&many).import_inline_set(), None);
+    }
+
+    #[test]
+    fn refresh_keeps_the_configured_spelling_and_shows_drift() {
+        let units = vec![
+            unit(1, "manual", "protected"),
+            unit(2, "manual", "protected"),
+            unit(3, "dynamicRule", "protected"),
+        ];
+        let set = ManagedSet::from_units(&units);
+        assert_eq!(observed_inline_set(None, &set), None);
+        let configured = vec![guid(1).to_uppercase(), guid(3), guid(4)];
+        assert_eq!(
+            observed_inline_set(Some(&configured), &set),
+            Some(vec![guid(1).to_uppercase(), guid(2), guid(3)]),
+            "2 was added outside Terraform, 4 is missing, 3 belongs to a rule"
+        );
+    }
+
+    #[test]
+    fn file_sets_plan_by_digest_then_by_diff() {
+        let set = ManagedSet::from_units(&[
+            unit(1, "manual", "protected"),
+            unit(3, "dynamicRule", "protected"),
+        ]);
+        let same = plan_file_set(&[guid(1)], Some(&set.digest()), &set);
+        assert!(same.diff.is_empty());
+        assert_eq!(same.file_digest, set.digest());
+        let changed = plan_file_set(&[guid(2)], Some(&set.digest()), &set);
+        assert_eq!(
+            changed.diff.difference(),
+            SetDifference {
+                added: 1,
+                removed: 1
+            }
+        );
+        let only_rule = plan_file_set(&[guid(1), guid(3)], Some(&set.digest()), &set);
+        assert_ne!(only_rule.file_digest, set.digest());
+        assert!(
+            only_rule.diff.is_empty(),
+            "ids a rule covers never plan a change"
+        );
     }
 
     fn observed_units() -> impl Strategy<Value = Vec<ProtectionUnit>> {
