@@ -12,9 +12,9 @@
 //! | [`unit_set`] | 1 (file-set plan), 3 (rule-owned units never removed, not drift), 7 (create order, "already there" / "not found" as success), 9 (managed set), 12 (null vs `[]`, removal warnings); 50-unit chunks and bulk jobs |
 //! | [`retention`] | 11 |
 //! | [`activation`] | 3 (another active policy), 8 (adoption after a lost create), 10 (`active` from `isEnabled`), destroy safety |
-//! | [`gating`] | 5 (when writes are allowed, deferred, or read-only) |
+//! | [`gating`] | 4 (deferral per resource), 5 (when writes are allowed, deferred, or read-only), 6 (403/409/423 to a write) |
 //! | [`references`] | 18 (`<tenantId>/<policyId>` ids, tenant from the reference, import of another workload) |
-//! | [`notices`] | 7 and 22 (per-item failure warnings naming the tenant, at most 20 lines); unit counts |
+//! | [`notices`] | 7 and 22 (per-item failures of PATCH answers, units and bulk jobs as warnings naming the tenant, at most 20 lines); unit counts; `activeWithErrors` |
 
 pub mod activation;
 pub mod gating;

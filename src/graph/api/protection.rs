@@ -435,6 +435,15 @@ impl Workload {
         }
     }
 
+    /// The units resource's attribute taking urls or email addresses (bulk jobs only).
+    pub fn names_attribute(self) -> &'static str {
+        match self {
+            Self::SharePoint => "site_web_urls",
+            Self::OneDrive => "user_emails",
+            Self::Exchange => "mailbox_emails",
+        }
+    }
+
     /// What the units are, for the user: "sites", "OneDrive accounts", "mailboxes".
     pub fn noun(self) -> &'static str {
         match self {

@@ -5,9 +5,11 @@
 //! when known) and what the user can do. While our app is `pendingInactive` nothing is written
 //! and drift is only a warning. Steps already planned in this process for the tenant (an
 //! immediate activation of our app, billing's enable) count as met, so that a whole tenant
-//! onboards in one apply. [`decide_write`] applies decision 4's deferral mechanics per resource.
+//! onboards in one apply. [`decide_write`] applies decision 4's deferral mechanics per
+//! resource, and [`judge_write_refusal`] decision 6 (a 403/409/423 to a write).
 
 use super::notices::Notice;
+use crate::graph::models::{ServiceApp, ServiceStatus};
 
 /// Steps planned earlier in this provider process for the same tenant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,6 +32,25 @@ pub struct GateFacts<'a> {
     pub app_status: Option<&'a str>,
     pub app_effective_date_time: Option<&'a str>,
     pub planned: PlannedSteps,
+}
+
+impl<'a> GateFacts<'a> {
+    /// From the root's `serviceStatus` and our serviceApp (`None`: not registered, 404).
+    pub fn from_graph(
+        tenant_id: &'a str,
+        service: Option<&'a ServiceStatus>,
+        our_app: Option<&'a ServiceApp>,
+        planned: PlannedSteps,
+    ) -> Self {
+        Self {
+            tenant_id,
+            service_status: service.and_then(|s| s.status.as_deref()),
+            service_consumer: service.and_then(|s| s.backup_service_consumer.as_deref()),
+            app_status: our_app.and_then(|a| a.status.as_deref()),
+            app_effective_date_time: our_app.and_then(|a| a.effective_date_time.as_deref()),
+            planned,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +201,54 @@ pub fn decide_write(gate: &Gate, subject: WriteSubject, what: &str) -> WriteDeci
     }
 }
 
+/// The application permission every protection write needs.
+pub const WRITE_ROLE: &str = "BackupRestore-Configuration.ReadWrite.All";
+
+/// What a 403/409/423 answer to a write means (decision 6), once root and serviceApp were read
+/// again and the token's `roles` inspected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefusalDecision {
+    /// The tenant gates the write: a deferral with this reason.
+    Defer(String),
+    /// The token lacks [`WRITE_ROLE`] in this tenant: a per-tenant deferral with this reason.
+    MissingRole(String),
+    /// Neither: an error (with the request-id, added by the caller).
+    Error,
+}
+
+/// Decision 6: gating refusals are undocumented and `accessDenied` also means "insufficient
+/// privileges", so the answer alone decides nothing.
+pub fn judge_write_refusal(
+    http_status: u16,
+    gate_after_reread: &Gate,
+    token_roles: &[String],
+    tenant_id: &str,
+    client_id: &str,
+    authority_host: &str,
+) -> RefusalDecision {
+    if !matches!(http_status, 403 | 409 | 423) {
+        return RefusalDecision::Error;
+    }
+    match gate_after_reread {
+        Gate::Deferred(reason) | Gate::ReadOnlyWarn(reason) => {
+            RefusalDecision::Defer(reason.clone())
+        }
+        Gate::Allowed
+            if !token_roles
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(WRITE_ROLE)) =>
+        {
+            RefusalDecision::MissingRole(format!(
+                "Tenant {tenant_id}: this app's token has no {WRITE_ROLE} role. An administrator \
+                 of the tenant grants it at {}/{tenant_id}/adminconsent?client_id={client_id}; \
+                 protection changes in this tenant wait until then.",
+                authority_host.trim_end_matches('/')
+            ))
+        }
+        Gate::Allowed => RefusalDecision::Error,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +361,46 @@ mod tests {
             decide_write(&leaving, WriteSubject::NewObject, "policy P"),
             WriteDecision::Defer { .. }
         ));
+    }
+
+    #[test]
+    fn facts_from_graph_models() {
+        let service = ServiceStatus {
+            status: Some("enabled".into()),
+            backup_service_consumer: Some("thirdparty".into()),
+            ..ServiceStatus::default()
+        };
+        let app = ServiceApp {
+            status: Some("active".into()),
+            ..ServiceApp::default()
+        };
+        let facts = GateFacts::from_graph("t", Some(&service), Some(&app), PlannedSteps::default());
+        assert_eq!(gate(&facts), Gate::Allowed);
+        let unregistered =
+            GateFacts::from_graph("t", Some(&service), None, PlannedSteps::default());
+        assert!(matches!(gate(&unregistered), Gate::Deferred(_)));
+    }
+
+    #[test]
+    fn refusals_are_judged_after_a_reread() {
+        let roles = vec![WRITE_ROLE.to_lowercase()];
+        let host = "https://login.microsoftonline.com/";
+        let gated = Gate::Deferred("Tenant t: wait".into());
+        assert_eq!(
+            judge_write_refusal(403, &gated, &roles, "t", "c", host),
+            RefusalDecision::Defer("Tenant t: wait".into())
+        );
+        assert_eq!(
+            judge_write_refusal(500, &gated, &roles, "t", "c", host),
+            RefusalDecision::Error
+        );
+        assert_eq!(
+            judge_write_refusal(423, &Gate::Allowed, &roles, "t", "c", host),
+            RefusalDecision::Error
+        );
+        let missing = judge_write_refusal(403, &Gate::Allowed, &[], "t", "c", host);
+        assert!(matches!(missing, RefusalDecision::MissingRole(r)
+            if r.contains("https://login.microsoftonline.com/t/adminconsent?client_id=c")));
     }
 
     proptest! {

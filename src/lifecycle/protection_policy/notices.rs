@@ -5,7 +5,7 @@
 //! tenant; at most [`MAX_LISTED_ITEMS`] lines are listed, then a count.
 
 use crate::graph::api::protection::{
-    ProtectionPolicyStatus, ProtectionUnit, ProtectionUnitStatus, Workload,
+    BulkAdditionJob, ProtectionPolicyStatus, ProtectionUnit, ProtectionUnitStatus, Workload,
 };
 
 /// At most this many failed items are listed in one warning.
@@ -110,6 +110,33 @@ pub fn unit_error_failures(workload: Workload, units: &[ProtectionUnit]) -> Vec<
                 code: error.code.clone(),
                 message: error.message.clone(),
             })
+        })
+        .collect()
+}
+
+/// The items a finished bulk job reports in `error.details` (each `target` is the failed id or
+/// url); a job error without details is one failure of the whole job.
+pub fn bulk_job_failures(job: &BulkAdditionJob) -> Vec<ItemFailure> {
+    let Some(error) = job.error.as_ref().filter(|e| e.is_failure()) else {
+        return Vec::new();
+    };
+    if error.details.is_empty() {
+        return vec![ItemFailure {
+            item: format!("bulk addition job {}", job.id),
+            code: error.code.clone(),
+            message: error.message.clone(),
+        }];
+    }
+    error
+        .details
+        .iter()
+        .map(|detail| ItemFailure {
+            item: detail
+                .target
+                .clone()
+                .unwrap_or_else(|| format!("an input of bulk addition job {}", job.id)),
+            code: detail.code.clone(),
+            message: detail.message.clone(),
         })
         .collect()
 }
@@ -273,6 +300,29 @@ mod tests {
             )
             .is_none()
         );
+    }
+
+    #[test]
+    fn bulk_job_errors_become_items() {
+        let mut job = BulkAdditionJob {
+            id: "j".into(),
+            ..BulkAdditionJob::default()
+        };
+        assert!(bulk_job_failures(&job).is_empty());
+        job.error = Some(PublicError {
+            code: Some("ProtectionResourcesNotFound".into()),
+            details: vec![crate::graph::api::protection::PublicErrorDetail {
+                code: Some("SiteUrlNotFound".into()),
+                message: Some("no such site".into()),
+                target: Some("https://contoso.sharepoint.com/sites/x".into()),
+            }],
+            ..PublicError::default()
+        });
+        let failures = bulk_job_failures(&job);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].item, "https://contoso.sharepoint.com/sites/x");
+        job.error.as_mut().unwrap().details.clear();
+        assert_eq!(bulk_job_failures(&job)[0].item, "bulk addition job j");
     }
 
     #[test]
