@@ -14,6 +14,7 @@
 //! | [`activation`] | 3 (another active policy), 8 (adoption after a lost create), 10 (`active` from `isEnabled`), destroy safety |
 //! | [`gating`] | 4 (deferral per resource), 5 (when writes are allowed, deferred, or read-only), 6 (403/409/423 to a write) |
 //! | [`references`] | 18 (`<tenantId>/<policyId>` ids, tenant from the reference, import of another workload) |
+//! | [`plan`] | one update composed: 7 (order), 10, 11, 12, 3 — rename and retention in the first PATCH, activation last |
 //! | [`notices`] | 7 and 22 (per-item failures of PATCH answers, units and bulk jobs as warnings naming the tenant, at most 20 lines); unit counts; `activeWithErrors` |
 
 pub mod activation;
@@ -21,6 +22,7 @@ pub mod gating;
 pub mod id_file;
 pub mod ids;
 pub mod notices;
+pub mod plan;
 pub mod references;
 pub mod retention;
 pub mod unit_set;
