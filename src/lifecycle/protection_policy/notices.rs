@@ -141,7 +141,7 @@ pub fn bulk_job_failures(job: &BulkAdditionJob) -> Vec<ItemFailure> {
         .collect()
 }
 
-/// "mailbox <object id> (unit <unit id>)".
+/// `mailbox <object id> (unit <unit id>)`.
 pub fn describe_unit(workload: Workload, unit: &ProtectionUnit) -> String {
     match unit.resource_id() {
         Some(resource) => format!("{} {resource} (unit {})", workload.noun_singular(), unit.id),

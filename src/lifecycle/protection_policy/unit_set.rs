@@ -21,6 +21,7 @@ pub const LARGE_REMOVAL_UNITS: usize = 100;
 
 /// Decision 9: a unit Terraform manages has `manual` among its sources, not `dynamicRule`, and is
 /// not leaving the policy (`removeRequested`, `offboard*`). Unknown statuses count as members.
+/// Units a static rule added look manual and count too (Graph does not tell them apart).
 pub fn is_managed(unit: &ProtectionUnit) -> bool {
     let sources = &unit.protection_sources;
     sources.contains(&ProtectionSource::Manual)
