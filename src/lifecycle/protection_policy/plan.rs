@@ -313,4 +313,45 @@ mod tests {
         );
         assert!(matches!(&writes[1], PolicyWrite::BulkJob(j) if j.len() == 600));
     }
+
+    proptest::proptest! {
+        /// The writes carry every planned unit change exactly once, within Graph's limits, with
+        /// at most one PATCH carrying the name and retention, and the activation change last.
+        #[test]
+        fn writes_carry_the_plan_once(
+            observed_units in 0usize..200,
+            desired in proptest::collection::btree_set(0usize..400, 0..300),
+            threshold in 0usize..300,
+            renamed in proptest::bool::ANY,
+            enabled in proptest::bool::ANY,
+        ) {
+            let observed_policy = policy(if renamed { "Old" } else { "Mail" }, enabled, "P365D");
+            let units: Vec<_> = (0..observed_units).map(unit).collect();
+            let ids: Vec<String> = desired.iter().copied().map(guid).collect();
+            let mut cfg = config(Some(&ids));
+            cfg.bulk_threshold = threshold;
+            let plan = plan_update(&cfg, &Observed {
+                tenant_id: "t", policy: &observed_policy, units: &units, running_jobs: &[], prior_active: None,
+            });
+            let writes = plan.writes(Workload::Exchange);
+            let (mut added, mut removed, mut named) = (0, 0, 0);
+            for (index, write) in writes.iter().enumerate() {
+                match write {
+                    PolicyWrite::Patch(patch) => {
+                        proptest::prop_assert!(patch.units.len() <= 50);
+                        if patch.display_name.is_some() { named += 1; proptest::prop_assert_eq!(index, 0); }
+                        added += patch.units.iter().filter(|i| matches!(i, DeltaItem::Add(_))).count();
+                        removed += patch.units.iter().filter(|i| matches!(i, DeltaItem::Remove(_))).count();
+                    }
+                    PolicyWrite::BulkJob(job) => added += job.len(),
+                    PolicyWrite::Activate | PolicyWrite::Deactivate => proptest::prop_assert_eq!(index, writes.len() - 1),
+                }
+            }
+            proptest::prop_assert_eq!(named, usize::from(renamed));
+            proptest::prop_assert_eq!(added, plan.units.additions.len());
+            proptest::prop_assert_eq!(removed, plan.units.removals.len());
+            proptest::prop_assert_eq!(writes.is_empty(), plan.is_empty());
+            proptest::prop_assert_eq!(plan.activation == ActivationChange::Activate, !enabled);
+        }
+    }
 }
