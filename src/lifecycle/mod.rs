@@ -4,6 +4,7 @@
 
 pub mod billing;
 pub mod problem;
+pub mod protection_policy;
 pub mod service_app;
 
 pub use problem::{Problem, Severity};

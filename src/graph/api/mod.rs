@@ -1,5 +1,6 @@
 //! Typed operations per entity set, on the generic verbs of [`super::GraphClient`]. Each file
 //! names its operations (for messages and logs), paths and models; nothing else.
 
+pub mod protection;
 pub mod root;
 pub mod service_apps;
