@@ -115,16 +115,27 @@ fn invalid_billing_profile_is_a_diagnostic_and_a_fixed_profile_applies() {
 }
 
 #[test]
-fn enable_while_the_app_is_inactive_fails_with_its_status() {
+fn enable_while_the_app_is_inactive_is_deferred_until_it_is_active() {
     for_each_terraform(|env| {
         let tenant = env.tenant("none");
-        env.write_config(&format!(
-            "{}\nresource \"m365backup_billing_enablement\" \"this\" {{\n  tenant_id           = \"{tenant}\"\n  app_owner_tenant_id = \"{tenant}\"\n  depends_on          = [m365backup_service_app.this]\n}}\n",
-            service_app_block("this", &tenant, "  activate = false")
-        ));
+        let billing = format!(
+            "resource \"m365backup_billing_enablement\" \"this\" {{\n  tenant_id           = \"{tenant}\"\n  app_owner_tenant_id = \"{tenant}\"\n  depends_on          = [m365backup_service_app.this]\n}}\n"
+        );
+        let app = |extra: &str| service_app_block("this", &tenant, extra);
+        env.write_config(&format!("{}\n{billing}", app("  activate = false")));
         env.apply()
-            .expect_code(1, "enable while inactive")
+            .expect_code(0, "a tenant condition never fails the apply")
+            .expect_contains("Billing enablement deferred", "warns")
             .expect_contains("is inactive in tenant", "names the status");
+        assert_eq!(service_status(env, &tenant)["status"], "disabled");
+        // Once the app is active, the next apply enables billing.
+        env.write_config(&format!("{}\n{billing}", app("")));
+        env.apply().expect_code(0, "activate, then enable");
+        env.apply()
+            .expect_code(0, "enable once the app is active")
+            .expect_contains("1 changed", "the enable");
+        assert_eq!(service_status(env, &tenant)["status"], "enabled");
+        env.plan().expect_code(0, "clean");
     });
 }
 

@@ -35,10 +35,10 @@ fn first_party_tenant_needs_a_date_in_the_window_and_becomes_active_after_it() {
         let tenant = env.tenant("firstparty");
         env.write_config(&service_app_block("this", &tenant, ""));
         env.plan()
-            .expect_code(1, "plan without a date")
+            .expect_code(2, "plan without a date: register, activation deferred")
             .expect_contains(
-                "already has a Backup Storage controller",
-                "names the controller",
+                "Activation deferred: this tenant already has a Backup Storage controller",
+                "a deferral, not an error",
             )
             .expect_contains("first-party", "names the first-party controller")
             .expect_contains("7 to 30 days from now", "prints the window");
@@ -84,7 +84,7 @@ fn first_party_tenant_needs_a_date_in_the_window_and_becomes_active_after_it() {
 }
 
 #[test]
-fn cancelled_pending_change_is_planned_again_while_the_date_is_valid() {
+fn a_cancelled_takeover_stands_until_apply_replace_asks_again() {
     for_each_terraform(|env| {
         let tenant = env.tenant("firstparty");
         let date = days_from_now(10);
@@ -103,10 +103,26 @@ fn cancelled_pending_change_is_planned_again_while_the_date_is_valid() {
             Some("inactive")
         );
         env.plan()
-            .expect_code(2, "re-activation planned")
-            .expect_contains("Re-activation planned", "says why")
-            .expect_contains("cancelled outside Terraform", "explains the drift");
-        env.apply().expect_code(0, "re-activation applies");
+            .expect_code(0, "the customer's decision stands")
+            .expect_contains("Not the Backup Storage controller any more", "warns")
+            .expect_contains("-replace", "says how to ask again");
+        // A refresh-only apply records the cancellation; the next plan still respects it.
+        env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
+            .expect_code(0, "refresh-only");
+        let app = env.resource("m365backup_service_app.this").unwrap();
+        assert_eq!(app["status"], "inactive");
+        assert_eq!(
+            app["activation_requested"], true,
+            "Terraform's request is remembered"
+        );
+        env.plan().expect_code(0, "still no re-activation");
+        env.tf(&[
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-replace=m365backup_service_app.this",
+        ])
+        .expect_code(0, "apply -replace asks again");
         assert_eq!(
             env.admin.app_status(&tenant, DEMO_CLIENT_ID).as_deref(),
             Some("pendingActive")
@@ -135,7 +151,7 @@ fn inactive_app_without_a_usable_date_warns_with_the_choices_and_plans_nothing()
         .expect_code(0, "import");
         env.plan()
             .expect_code(0, "no change planned")
-            .expect_contains("Not the Backup Storage controller any more", "warning")
+            .expect_contains("Activation deferred", "a deferral warning")
             .expect_contains("activate = false", "lists the choices")
             .expect_contains("first-party", "names the controller");
     });

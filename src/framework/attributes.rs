@@ -59,8 +59,11 @@ pub trait Attributes:
 {
     /// The schema rows, in table order.
     fn rows() -> Vec<Attr>;
-    /// Sets Optional+Computed attributes the configuration left null to their defaults.
+    /// Sets Optional+Computed attributes that are null to their defaults (a read or import).
     fn fill_defaults(&mut self);
+    /// Sets the attributes the configuration leaves null to their defaults (a plan): removing
+    /// an argument returns it to its default rather than keeping the prior value.
+    fn defaults_from_config(&mut self, config: &Self);
     /// Marks every computed-only attribute unknown (a new object).
     fn unknown_on_create(&mut self);
     /// Marks the computed-only attributes that a Graph write may change unknown (all but the
@@ -149,6 +152,15 @@ macro_rules! attributes {
                 )?)*
             }
 
+            fn defaults_from_config(&mut self, config: &Self) {
+                let _ = config; // tables without defaults read nothing from it
+                $($(
+                    if config.$field.is_null() {
+                        self.$field = tf_provider::value::Value::Value($default.into());
+                    }
+                )?)*
+            }
+
             fn unknown_on_create(&mut self) {
                 $(
                     if $crate::framework::attributes::computed_only(
@@ -227,6 +239,22 @@ mod tests {
         let mut s = Sample::default();
         s.fill_defaults();
         assert_eq!(s.enabled, Value::Value(true));
+        let mut kept = Sample {
+            enabled: Value::Value(false),
+            ..Default::default()
+        };
+        kept.fill_defaults();
+        assert_eq!(
+            kept.enabled,
+            Value::Value(false),
+            "a read keeps what is there"
+        );
+        kept.defaults_from_config(&Sample::default());
+        assert_eq!(
+            kept.enabled,
+            Value::Value(true),
+            "an argument removed from the configuration returns to its default"
+        );
         assert_eq!(s.tenant_id, Value::Null, "no default: stays null");
 
         let prior = Sample {

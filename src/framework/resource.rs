@@ -270,7 +270,7 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
         let mut planned = proposed;
         let outcome = match default_tenant(&mut planned, &call.ctx) {
             Ok(()) => {
-                planned.fill_defaults();
+                planned.defaults_from_config(&config);
                 planned.unknown_on_create();
                 self.resource.plan_create(&mut call, planned, &config).await
             }
@@ -296,7 +296,7 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
         if let Err(problem) = default_tenant(&mut planned, &call.ctx) {
             return finish(call, diags, Err(problem));
         }
-        planned.fill_defaults();
+        planned.defaults_from_config(&config);
         planned.copy_computed_from(&prior);
         let replaced = planned.replaced_since(&prior);
         if !replaced.is_empty() {

@@ -592,7 +592,8 @@ fn plan_inactive(
     // an unusable date is their error, and they ask again.
     let user_asked = desired.activate_changed || desired.date_changed;
     if desired.activation_requested && !user_asked {
-        return Ok(UpdateDecision::nothing().warn(customer_decision(prior_activation, subject)));
+        let decision = customer_decision(prior_activation, controller, subject);
+        return Ok(UpdateDecision::nothing().warn(decision));
     }
     let controller_now = controller.cloned().unwrap_or(Controller::None);
     if let Controller::ChangePending { .. } = controller_now {
@@ -643,19 +644,32 @@ fn plan_inactive(
 
 /// The warning when the customer cancelled our activation or moved to another app after
 /// Terraform asked: their decision stands.
-fn customer_decision(prior_activation: Option<&str>, subject: Subject<'_>) -> Problem {
+fn customer_decision(
+    prior_activation: Option<&str>,
+    controller: Option<&Controller>,
+    subject: Subject<'_>,
+) -> Problem {
+    let now_held_by = match controller {
+        Some(c) if c.exists() => format!(
+            " Tenant {} is now held by {}.",
+            subject.tenant_id,
+            c.describe()
+        ),
+        _ => String::new(),
+    };
     Problem::warning(
         "Not the Backup Storage controller any more",
         format!(
             "{} is inactive although activate = true: Terraform's activation was accepted \
-             earlier{}, and since then a tenant admin cancelled it or another app took over. \
+             earlier{}, and since then a tenant admin cancelled it or another app took over.{} \
              That is the customer's decision, so Terraform changes nothing. To ask again, run \
              terraform apply -replace on this resource (it registers and activates anew), or set \
              a new effective_date_time / effective_after.",
             subject.describe(),
             prior_activation
                 .map(|d| format!(" (effective {d})"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            now_held_by
         ),
     )
 }

@@ -196,7 +196,7 @@ impl ManagedResource for ServiceAppResource {
         if activate {
             require_delegated(&call.ctx, &tenant)?;
         }
-        let controller = if activate {
+        let controller = if activate && request == DateRequest::Unspecified {
             Some(observe_controller(&call.ctx, &tenant, &client_id).await?)
         } else {
             None
