@@ -31,12 +31,21 @@ fn emulator_binary() -> PathBuf {
             .parent()
             .is_some_and(|d| d.ends_with("release"));
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-p", "m365backup-emulator", "--bin", "m365backup-emulator"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        cmd.args([
+            "build",
+            "-p",
+            "m365backup-emulator",
+            "--bin",
+            "m365backup-emulator",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
         if release {
             cmd.arg("--release");
         }
-        assert!(cmd.status().expect("cargo runs").success(), "building the emulator failed");
+        assert!(
+            cmd.status().expect("cargo runs").success(),
+            "building the emulator failed"
+        );
     }
     assert!(path.is_file(), "{} is missing", path.display());
     path
@@ -85,7 +94,12 @@ fn install_puts_both_commands_on_the_path_and_names_the_mirror_file() {
     // The script names what it installed, and where.
     assert!(text.contains(&file.display().to_string()), "{text}");
     assert!(
-        text.contains(&bin_dir.join("terraform-provider-m365backup").display().to_string()),
+        text.contains(
+            &bin_dir
+                .join("terraform-provider-m365backup")
+                .display()
+                .to_string()
+        ),
         "{text}"
     );
     assert!(
@@ -97,7 +111,12 @@ fn install_puts_both_commands_on_the_path_and_names_the_mirror_file() {
         "{text}"
     );
     let link = bin_dir.join("terraform-provider-m365backup");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(link.canonicalize().unwrap(), file.canonicalize().unwrap());
     // Both commands run by name once ~/.local/bin is on PATH.
     let path = format!("{}:{}", bin_dir.display(), plain_path());
