@@ -1,7 +1,8 @@
 //! Docs and schema agree: every attribute of the provider, each resource and each data source is
 //! documented under `docs/` in the section of its kind (Required / Optional / Read-Only) with its
-//! type, and nothing documented is missing from the schema. Every example passes
-//! `terraform fmt -check` and `terraform validate`.
+//! type and with the schema's own description, word for word, and nothing documented is missing
+//! from the schema (also the fields of nested objects). The docs are written by hand: no page
+//! claims to be generated. Every example passes `terraform fmt -check` and `terraform validate`.
 
 mod common;
 
@@ -14,37 +15,81 @@ use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Section and type of each documented attribute, from `### Required|Optional|Read-Only` lists.
-fn documented(markdown: &str) -> BTreeMap<String, (String, String)> {
-    let mut out = BTreeMap::new();
+/// One documented attribute: its section, type and description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Documented {
+    section: String,
+    ty: String,
+    description: String,
+}
+
+/// What a page documents: its top-level attributes (from `### Required|Optional|Read-Only` lists)
+/// and the field names of each `### Nested Schema for `name`` list.
+#[derive(Debug, Default)]
+struct Page {
+    attributes: BTreeMap<String, Documented>,
+    nested: BTreeMap<String, Vec<String>>,
+}
+
+/// Section, type and description of each documented attribute.
+fn documented(markdown: &str) -> Page {
+    let mut page = Page::default();
     let mut section: Option<String> = None;
+    let mut nested: Option<String> = None;
     for line in markdown.lines() {
         if let Some(title) = line.strip_prefix("### ") {
             let title = title.trim();
             section = ["Required", "Optional", "Read-Only"]
                 .contains(&title)
                 .then(|| title.to_string());
+            nested = title
+                .strip_prefix("Nested Schema for `")
+                .and_then(|t| t.strip_suffix('`'))
+                .map(str::to_string);
+            if let Some(name) = &nested {
+                page.nested.entry(name.clone()).or_default();
+            }
             continue;
         }
         if line.starts_with("## ") {
             section = None;
+            nested = None;
             continue;
         }
-        let (Some(section), Some(rest)) = (&section, line.strip_prefix("- `")) else {
+        let Some(rest) = line.strip_prefix("- `") else {
             continue;
         };
         let Some((name, after)) = rest.split_once('`') else {
             continue;
         };
-        let ty = after
+        if let Some(parent) = &nested {
+            page.nested.get_mut(parent).unwrap().push(name.to_string());
+            continue;
+        }
+        let Some(section) = &section else {
+            continue;
+        };
+        let (ty, description) = after
             .trim_start()
             .strip_prefix('(')
             .and_then(|t| t.split_once(')'))
-            .map(|(t, _)| t.to_string())
+            .map(|(t, d)| (t.to_string(), d.trim().to_string()))
             .unwrap_or_default();
-        out.insert(name.to_string(), (section.clone(), ty));
+        // The pointer to a nested list is the page's, not the schema's.
+        let description = match description.split_once(" (see [below for nested schema]") {
+            Some((d, _)) => d.to_string(),
+            None => description,
+        };
+        page.attributes.insert(
+            name.to_string(),
+            Documented {
+                section: section.clone(),
+                ty,
+                description,
+            },
+        );
     }
-    out
+    page
 }
 
 fn type_name(ty: &Value) -> String {
@@ -70,10 +115,40 @@ fn type_name(ty: &Value) -> String {
     }
 }
 
+/// The field names of an object type (`["list", ["object", {...}]]` and the like), if any.
+fn object_fields(ty: &Value) -> Option<Vec<String>> {
+    match ty {
+        Value::Array(parts) if parts.first() == Some(&Value::from("object")) => parts
+            .get(1)?
+            .as_object()
+            .map(|m| m.keys().cloned().collect()),
+        Value::Array(parts) if parts.len() == 2 => object_fields(&parts[1]),
+        _ => None,
+    }
+}
+
+/// The description a page must show for a schema attribute: the schema's own, after "Sensitive."
+/// for sensitive ones.
+fn expected_description(attr: &Value) -> String {
+    let description = attr["description"].as_str().unwrap_or_default().trim();
+    if attr["sensitive"] == true && !description.starts_with("Sensitive.") {
+        format!("Sensitive. {description}")
+    } else {
+        description.to_string()
+    }
+}
+
 /// Differences between a schema block and its documentation page (empty = agree).
 fn compare(block: &Value, markdown: &str) -> Vec<String> {
-    let docs = documented(markdown);
+    let page = documented(markdown);
+    let docs = &page.attributes;
     let mut problems = Vec::new();
+    if markdown.contains("tfplugindocs") {
+        problems.push(
+            "the page says it was generated by tfplugindocs, but the docs are written by hand"
+                .to_string(),
+        );
+    }
     let attributes = block["attributes"].as_object().cloned().unwrap_or_default();
     for (name, attr) in &attributes {
         let kind = if attr["required"] == true {
@@ -87,24 +162,63 @@ fn compare(block: &Value, markdown: &str) -> Vec<String> {
             None => problems.push(format!(
                 "`{name}` is not documented (expected under ### {kind})"
             )),
-            Some((section, ty)) => {
-                if section != kind {
+            Some(doc) => {
+                if doc.section != kind {
                     problems.push(format!(
-                        "`{name}` is documented under ### {section}, but the schema makes it {kind}"
+                        "`{name}` is documented under ### {}, but the schema makes it {kind}",
+                        doc.section
                     ));
                 }
                 let want = type_name(&attr["type"]);
-                if *ty != want {
+                if doc.ty != want {
                     problems.push(format!(
-                        "`{name}` is documented as ({ty}), the schema type is ({want})"
+                        "`{name}` is documented as ({}), the schema type is ({want})",
+                        doc.ty
+                    ));
+                }
+                let want = expected_description(attr);
+                if want.is_empty() {
+                    problems.push(format!("`{name}` has no description in the schema"));
+                } else if doc.description != want {
+                    problems.push(format!(
+                        "`{name}`: the page says\n    {}\n  the schema says\n    {want}",
+                        doc.description
                     ));
                 }
             }
+        }
+        match (object_fields(&attr["type"]), page.nested.get(name)) {
+            (Some(fields), Some(listed)) => {
+                for f in &fields {
+                    if !listed.contains(f) {
+                        problems.push(format!("`{name}.{f}` is not documented"));
+                    }
+                }
+                for f in listed {
+                    if !fields.contains(f) {
+                        problems.push(format!("`{name}.{f}` is documented but not in the schema"));
+                    }
+                }
+            }
+            (Some(_), None) => problems.push(format!(
+                "`{name}` is an object: its fields are not documented (### Nested Schema for `{name}`)"
+            )),
+            (None, Some(_)) => problems.push(format!(
+                "`{name}` has a nested schema on the page, but is not an object in the schema"
+            )),
+            (None, None) => {}
         }
     }
     for name in docs.keys() {
         if !attributes.contains_key(name) {
             problems.push(format!("`{name}` is documented but not in the schema"));
+        }
+    }
+    for name in page.nested.keys() {
+        if !attributes.contains_key(name) {
+            problems.push(format!(
+                "a nested schema is documented for `{name}`, which is not in the schema"
+            ));
         }
     }
     problems
@@ -113,8 +227,8 @@ fn compare(block: &Value, markdown: &str) -> Vec<String> {
 #[test]
 fn the_comparison_catches_an_undocumented_attribute() {
     let block = serde_json::json!({"attributes": {
-        "a": {"type": "string", "optional": true},
-        "b": {"type": "bool", "computed": true},
+        "a": {"type": "string", "optional": true, "description": "A."},
+        "b": {"type": "bool", "computed": true, "description": "B."},
     }});
     let doc = "## Schema\n\n### Optional\n\n- `a` (String) A.\n";
     let problems = compare(&block, doc);
@@ -126,6 +240,42 @@ fn the_comparison_catches_an_undocumented_attribute() {
     assert!(compare(&block, &full).is_empty());
     let wrong = "### Required\n\n- `a` (Number) A.\n\n### Read-Only\n\n- `b` (Boolean) B.\n- `c` (String) C.\n";
     assert_eq!(compare(&block, wrong).len(), 3);
+}
+
+#[test]
+fn the_comparison_checks_descriptions_nested_fields_and_origin() {
+    let block = serde_json::json!({"attributes": {
+        "secret": {"type": "string", "optional": true, "sensitive": true, "description": "The secret."},
+        "items": {"type": ["list", ["object", {"id": "string", "name": "string"}]], "computed": true, "description": "Items."},
+    }});
+    let good = "### Optional\n\n- `secret` (String) Sensitive. The secret.\n\n### Read-Only\n\n\
+                - `items` (List of Object) Items. (see [below for nested schema](#nestedatt--items))\n\n\
+                ### Nested Schema for `items`\n\nRead-Only:\n\n- `id` (String) Id.\n- `name` (String) Name.\n";
+    assert_eq!(compare(&block, good), Vec::<String>::new());
+    // A description that drifted from the schema, in either direction.
+    let drifted = good.replace("Sensitive. The secret.", "The secret.");
+    assert_eq!(
+        compare(&block, &drifted).len(),
+        1,
+        "{:?}",
+        compare(&block, &drifted)
+    );
+    let drifted = good.replace("Items. (see", "Every item. (see");
+    assert_eq!(compare(&block, &drifted).len(), 1);
+    // Nested fields, both ways.
+    let missing = good.replace("- `name` (String) Name.\n", "");
+    assert_eq!(
+        compare(&block, &missing),
+        vec!["`items.name` is not documented".to_string()]
+    );
+    let extra = format!("{good}- `size` (Number) Size.\n");
+    assert_eq!(
+        compare(&block, &extra),
+        vec!["`items.size` is documented but not in the schema".to_string()]
+    );
+    // A page must not claim to be generated.
+    let claimed = format!("<!-- schema generated by tfplugindocs -->\n{good}");
+    assert_eq!(compare(&block, &claimed).len(), 1);
 }
 
 /// A HOME with the provider installed in Terraform's implied mirror, so `init` works offline.
@@ -247,6 +397,23 @@ fn example_roots() -> Vec<PathBuf> {
     roots
 }
 
+/// Copies `from` into `to` recursively (files and directories only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if name == ".terraform" || name == ".terraform.lock.hcl" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_tree(&path, &to.join(name));
+        } else if path.is_file() {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
+}
+
 #[test]
 fn every_example_is_formatted_and_valid() {
     let home = mirror_home();
@@ -258,18 +425,15 @@ fn every_example_is_formatted_and_valid() {
             &["fmt", "-check", "-recursive", "-diff", "examples"],
         );
         assert!(ok, "terraform fmt -check ({}):\n{text}", bin.display());
+        // One copy of the whole tree, so that `source = "../modules/tenant"` resolves.
+        let copy_root = home.path().join("validate");
+        let _ = std::fs::remove_dir_all(&copy_root);
+        copy_tree(
+            &Path::new(ROOT).join("examples"),
+            &copy_root.join("examples"),
+        );
         for root in example_roots() {
-            let copy = home
-                .path()
-                .join("validate")
-                .join(root.strip_prefix(ROOT).unwrap());
-            std::fs::create_dir_all(&copy).unwrap();
-            for entry in std::fs::read_dir(&root).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_file() {
-                    std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
-                }
-            }
+            let copy = copy_root.join(root.strip_prefix(ROOT).unwrap());
             let (ok, text) = terraform(
                 bin,
                 home.path(),
@@ -292,4 +456,95 @@ fn every_example_is_formatted_and_valid() {
             let _ = std::fs::remove_dir_all(copy.join(".terraform"));
         }
     }
+}
+
+/// Every file users read: README.md, docs/ and examples/.
+fn user_facing_files() -> Vec<PathBuf> {
+    let mut files = vec![Path::new(ROOT).join("README.md")];
+    let mut stack = vec![
+        Path::new(ROOT).join("docs"),
+        Path::new(ROOT).join("examples"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != ".terraform") {
+                    stack.push(path);
+                }
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A literal date and time (`2030-01-15T09:00:00`) in `text`, if any.
+fn date_time_literal(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    (0..b.len().saturating_sub(shape.len() - 1)).find_map(|i| {
+        let ok = shape.iter().enumerate().all(|(k, &c)| {
+            let x = b[i + k];
+            if c == b'd' {
+                x.is_ascii_digit()
+            } else {
+                x == c
+            }
+        });
+        ok.then(|| &text[i..i + shape.len()])
+    })
+}
+
+/// Code a reader copies: fenced blocks of Markdown files, and whole example files.
+fn copyable_code(path: &Path, text: &str) -> Vec<String> {
+    if path.extension().is_some_and(|e| e == "md") {
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                match current.take() {
+                    Some(block) => blocks.push(block),
+                    None => current = Some(String::new()),
+                }
+            } else if let Some(block) = current.as_mut() {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+        blocks
+    } else {
+        vec![text.to_string()]
+    }
+}
+
+#[test]
+fn docs_link_nothing_users_lack_and_print_no_dates_that_expire() {
+    let mut problems = Vec::new();
+    for path in user_facing_files() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let shown = path.strip_prefix(ROOT).unwrap().display().to_string();
+        if text.contains("../shared") || text.contains("shared/reference") {
+            problems.push(format!(
+                "{shown} links to the project's shared reference, which users do not have"
+            ));
+        }
+        if text.contains("tfplugindocs") {
+            problems.push(format!("{shown} claims to be generated by tfplugindocs"));
+        }
+        // An effective date must lie 7 to 30 days after the apply: any fixed date in code a reader
+        // copies is wrong within a month. Use effective_after or a placeholder.
+        for block in copyable_code(&path, &text) {
+            if let Some(date) = date_time_literal(&block) {
+                problems.push(format!(
+                    "{shown} prints the fixed date {date} in copyable code"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

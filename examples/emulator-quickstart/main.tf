@@ -2,9 +2,11 @@
 # billing, and both data sources.
 #
 #   m365backup-emulator --listen 127.0.0.1:0 --state-dir /tmp/m365emu --print-env > /tmp/m365emu.env &
-#   # wait until the export lines are there, then:
+#   # wait until the export lines are there (see README.md), then:
 #   source /tmp/m365emu.env
 #   terraform init && terraform apply
+#
+# tests/onboarding.tftest.hcl runs it with `terraform test` (Terraform 1.6+).
 #
 # The emulator's export lines set everything this configuration needs: the
 # Graph and Entra endpoints, the trust bundle (SSL_CERT_FILE), a demo app
@@ -34,6 +36,12 @@ variable "app_owner_tenant_id" {
   default     = ""
 }
 
+variable "effective_after" {
+  description = "Takeover delay, such as \"8d\", for a tenant that already has a controller. null: none."
+  type        = string
+  default     = null
+}
+
 variable "allow_unregister_while_active" {
   description = "Set to true and apply before destroying: only then may the provider unregister the active controller (billing may continue for up to 37 days)."
   type        = bool
@@ -49,6 +57,7 @@ locals {
 
 resource "m365backup_service_app" "this" {
   tenant_id                     = local.tenant_id
+  effective_after               = var.effective_after
   allow_unregister_while_active = var.allow_unregister_while_active
 }
 

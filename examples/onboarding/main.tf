@@ -1,6 +1,7 @@
 # Onboards a list of customer tenants: in each one, the controller app becomes
 # the Microsoft 365 Backup Storage controller (service app) and its billing
-# policy is enabled (billing enablement).
+# policy is enabled (billing enablement). One instance of the module
+# ../modules/tenant per tenant.
 #
 # Credentials come from the environment, for example:
 #   ARM_CLIENT_ID / ARM_CLIENT_SECRET (or OIDC, certificate, ...) for app-only calls
@@ -19,34 +20,23 @@ terraform {
 
 provider "m365backup" {}
 
-locals {
-  tenants = toset(var.tenant_ids)
-}
-
-resource "m365backup_service_app" "this" {
-  for_each = local.tenants
-
-  tenant_id = each.key
-
-  # Tenants where Microsoft's own controller is active need a date 7 to 30
-  # days ahead. Tenants without a controller get null and are activated at once.
-  effective_date_time = lookup(var.effective_dates, each.key, null)
-
-  allow_unregister_while_active = var.allow_unregister_while_active
-}
-
-resource "m365backup_billing_enablement" "this" {
-  for_each = local.tenants
+module "tenant" {
+  source   = "../modules/tenant"
+  for_each = toset(var.tenant_ids)
 
   tenant_id           = each.key
   app_owner_tenant_id = var.app_owner_tenant_id
 
-  triggers = {
+  # Tenants where Microsoft's controller (or another app) is active need a
+  # takeover date 7 to 30 days ahead: a fixed date, or a delay such as "8d".
+  # Tenants in neither map are activated at once when they have no
+  # controller, and registered only, with a warning, when they have one.
+  effective_date_time = lookup(var.effective_dates, each.key, null)
+  effective_after     = lookup(var.effective_after, each.key, null)
+
+  allow_unregister_while_active = var.allow_unregister_while_active
+
+  billing_triggers = {
     billing_policy = var.billing_policy_revision
   }
-
-  # Billing can be enabled only once the app is the controller. For tenants
-  # whose change is still pending, the provider defers the enable with a
-  # warning, and a later plan proposes it once the effective date has passed.
-  depends_on = [m365backup_service_app.this]
 }

@@ -1,9 +1,9 @@
 output "controllers" {
   description = "Per tenant: the app's controller status and when the activation took or takes effect."
   value = {
-    for tenant, app in m365backup_service_app.this : tenant => {
-      status               = app.status
-      activation_date_time = app.activation_date_time
+    for tenant, m in module.tenant : tenant => {
+      status               = m.service_app.status
+      activation_date_time = m.service_app.activation_date_time
     }
   }
 }
@@ -11,17 +11,12 @@ output "controllers" {
 output "pending_takeovers" {
   description = "Tenants where the app waits for the current controller's grace period to end, with the date it takes over."
   value = {
-    for tenant, app in m365backup_service_app.this : tenant => app.activation_date_time
-    if app.status == "pendingActive"
+    for tenant, m in module.tenant : tenant => m.service_app.activation_date_time
+    if m.service_app.status == "pendingActive"
   }
 }
 
-output "backup_service" {
-  description = "Per tenant: the Microsoft 365 Backup service status and who controls it."
-  value = {
-    for tenant, billing in m365backup_billing_enablement.this : tenant => {
-      status                  = billing.status
-      backup_service_consumer = billing.backup_service_consumer
-    }
-  }
+output "billing_not_ours_yet" {
+  description = "Tenants whose backup service is not run by a third-party controller yet (backup_service_consumer is not \"thirdparty\"): their billing enablement is deferred, or waits for a takeover date."
+  value       = sort([for tenant, m in module.tenant : tenant if !m.billing_is_ours])
 }

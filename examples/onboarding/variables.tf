@@ -10,18 +10,23 @@ variable "app_owner_tenant_id" {
 
 variable "effective_dates" {
   description = <<-EOT
-    When the app takes over from an existing controller, per tenant ID, in RFC 3339
-    (for example "2030-01-15T09:00:00Z"). Set it for tenants where Microsoft's own
-    controller (or another app) is active. The date must lie 7 to 30 days after the
-    apply that schedules the change. Tenants not in this map are activated at once.
+    Takeover date per tenant ID, in RFC 3339, for tenants where Microsoft's own
+    controller (or another app) is active. The date must lie 7 to 30 days after
+    the apply that schedules the change.
   EOT
   type        = map(string)
   default     = {}
 
   validation {
     condition     = alltrue([for d in values(var.effective_dates) : can(formatdate("YYYY-MM-DD", d))])
-    error_message = "Every value of effective_dates must be an RFC 3339 timestamp, such as \"2030-01-15T09:00:00Z\"."
+    error_message = "Every value of effective_dates must be an RFC 3339 timestamp, in the form YYYY-MM-DDThh:mm:ssZ."
   }
+}
+
+variable "effective_after" {
+  description = "Takeover delay per tenant ID, such as \"8d\" (7 to 30 days), for tenants with a controller. The provider fixes the date when it plans the activation. A tenant may be in effective_dates or here, not both."
+  type        = map(string)
+  default     = {}
 }
 
 variable "billing_policy_revision" {

@@ -203,17 +203,20 @@ impl Env {
         std::fs::write(self.work_dir().join("main.tf"), text).unwrap();
     }
 
-    /// Copies the `.tf` files of `examples/<name>` into the working directory.
+    /// Copies the `.tf` files of `examples/<name>` into the working directory, and
+    /// `examples/modules` beside it, so that `source = "../modules/..."` resolves as in the repo.
     pub fn use_example(&self, name: &str) {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples")
-            .join(name);
-        for entry in std::fs::read_dir(&src).expect("example exists") {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        for entry in std::fs::read_dir(examples.join(name)).expect("example exists") {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "tf") {
                 std::fs::copy(&path, self.work_dir().join(path.file_name().unwrap())).unwrap();
             }
         }
+        copy_dir(&examples.join("modules"), &self.dir.path().join("modules"));
+        // Local modules must be installed (as `terraform init` would) before plan and apply.
+        let got = self.tf(&["get", "-no-color"]);
+        assert_eq!(got.code, 0, "terraform get: {}{}", got.stdout, got.stderr);
     }
 
     /// Writes `terraform.tfvars.json` in the working directory.
@@ -483,4 +486,18 @@ pub fn days_from_now(days: i64) -> String {
         .unwrap()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap()
+}
+
+/// Copies a directory tree (files and directories only).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else if path.is_file() {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
 }

@@ -21,11 +21,17 @@ resource "m365backup_service_app" "fabrikam" {
   effective_after = "8d"
 }
 
-# The same, with a fixed date agreed with the customer.
-# It must lie 7 to 30 days after the apply that activates the app.
+# The same, with a fixed date agreed with the customer, in RFC 3339
+# (YYYY-MM-DDThh:mm:ssZ). It must lie 7 to 30 days after the apply that
+# activates the app, so it comes from a variable, not from this file.
+variable "northwind_takeover_date" {
+  description = "Takeover date in tenant Northwind, RFC 3339, 7 to 30 days after the apply."
+  type        = string
+}
+
 resource "m365backup_service_app" "northwind" {
   tenant_id           = "00000000-0000-0000-0000-000000000003"
-  effective_date_time = "2030-01-15T09:00:00Z"
+  effective_date_time = var.northwind_takeover_date
 }
 
 # Register only: the app stays "inactive" and takes no control.

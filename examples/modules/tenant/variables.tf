@@ -1,0 +1,39 @@
+variable "tenant_id" {
+  description = "ID of the customer (consuming) tenant. It must have granted admin consent to the controller app."
+  type        = string
+}
+
+variable "app_owner_tenant_id" {
+  description = "ID of the tenant that owns the controller app and its billing policy."
+  type        = string
+}
+
+variable "activate" {
+  description = "false registers the app without making it the controller."
+  type        = bool
+  default     = true
+}
+
+variable "effective_date_time" {
+  description = "Takeover date (RFC 3339) for a tenant that already has a controller. It must lie 7 to 30 days after the apply that schedules the change. Conflicts with effective_after."
+  type        = string
+  default     = null
+}
+
+variable "effective_after" {
+  description = "Takeover delay for a tenant that already has a controller, such as \"8d\"; the provider turns it into a fixed date when it plans the activation. Conflicts with effective_date_time."
+  type        = string
+  default     = null
+}
+
+variable "allow_unregister_while_active" {
+  description = "Set to true and apply before destroying: only then can the provider unregister an active controller. Billing may continue for up to 37 days."
+  type        = bool
+  default     = false
+}
+
+variable "billing_triggers" {
+  description = "Any change of these values runs the billing enable again, for example after the billing policy moved to another Azure subscription."
+  type        = map(string)
+  default     = null
+}
