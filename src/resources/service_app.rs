@@ -27,7 +27,7 @@ crate::attributes! {
         id: String => Computed, "`<tenantId>/<serviceAppId>`.", stable = true;
         service_app_id: String => Computed, "The serviceApp ID (the app's application ID).", stable = true;
         application_id: String => Computed, "Graph's `application.id`, else the serviceApp ID.";
-        status: String => Computed, "`inactive`, `pendingActive`, `active`, `pendingInactive`, or a newer value Graph sends.";
+        status: String => Computed, "`inactive`, `pendingActive`, `active`, `pendingInactive`, or a newer value Graph sends; `unregistered` when someone unregistered the app outside Terraform after it was pending or active (Terraform keeps the resource and does not register it again).";
         activation_date_time: String => Computed, "Graph's `effectiveDateTime`: when the activation took or takes effect (for `pendingInactive`: when the other app takes over).";
         registration_date_time: String => Computed, "When the app was registered.", stable = true;
         last_modified_date_time: String => Computed, "When Graph last changed the serviceApp.";
