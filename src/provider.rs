@@ -20,6 +20,7 @@ use crate::framework::{DataSourceAdapter, ProviderContext, ResourceAdapter, Shar
 use crate::graph::{GraphClient, GraphSettings, build_http_client};
 use crate::lifecycle::Problem;
 use crate::resources::billing_enablement::BillingEnablement;
+use crate::resources::protection_policy::{ExchangePolicy, OneDrivePolicy, SharePointPolicy};
 use crate::resources::service_app::ServiceAppResource;
 
 /// `provider "m365backup" {}` arguments as Terraform sends them.
@@ -264,6 +265,7 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
         auth,
         default_tenant: settings.tenant_id,
         client_id: settings.client_id,
+        gates: Default::default(),
     })
 }
 
@@ -451,6 +453,27 @@ impl Provider for M365BackupProvider {
         add(
             "service_app",
             Box::new(ResourceAdapter::new(ServiceAppResource, shared.clone())),
+        );
+        add(
+            "sharepoint_protection_policy",
+            Box::new(ResourceAdapter::new(
+                SharePointPolicy::default(),
+                shared.clone(),
+            )),
+        );
+        add(
+            "onedrive_protection_policy",
+            Box::new(ResourceAdapter::new(
+                OneDrivePolicy::default(),
+                shared.clone(),
+            )),
+        );
+        add(
+            "exchange_protection_policy",
+            Box::new(ResourceAdapter::new(
+                ExchangePolicy::default(),
+                shared.clone(),
+            )),
         );
         Some(resources)
     }

@@ -42,6 +42,31 @@ impl TfType for BTreeMap<String, Value<String>> {
     }
 }
 
+/// A `set(string)` attribute: Terraform sends sets as arrays, without duplicates.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(transparent)]
+pub struct StringSet(pub Vec<Value<String>>);
+
+impl StringSet {
+    /// The known members (unknown members cannot be planned on and are left out).
+    pub fn texts(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter_map(|v| v.as_ref_option().cloned())
+            .collect()
+    }
+
+    pub fn from_texts(texts: Vec<String>) -> Self {
+        StringSet(texts.into_iter().map(Value::Value).collect())
+    }
+}
+
+impl TfType for StringSet {
+    fn attr_type() -> AttributeType {
+        AttributeType::Set(Box::new(AttributeType::String))
+    }
+}
+
 /// A list of objects whose fields are another attribute table.
 impl<T: Attributes> TfType for Vec<T> {
     fn attr_type() -> AttributeType {

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use super::gates::TenantGates;
 use crate::auth::Authenticator;
 use crate::graph::GraphClient;
 use crate::ids::is_guid;
@@ -14,6 +15,8 @@ pub struct ProviderContext {
     pub auth: Arc<Authenticator>,
     pub default_tenant: Option<String>,
     pub client_id: Option<String>,
+    /// What each tenant allows, looked up once per tenant per process.
+    pub gates: TenantGates,
 }
 
 impl ProviderContext {

@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod context;
 pub mod data_source;
 pub mod diagnostics;
+pub mod gates;
 pub mod resource;
 pub mod schema;
 pub mod values;

@@ -145,6 +145,18 @@ impl GraphClient {
         }
     }
 
+    /// This client on Graph v1.0 (Part 2 always uses it, whatever `api_version` says).
+    pub fn v1(&self) -> GraphClient {
+        if self.inner.settings.api_version == "v1.0" {
+            return self.clone();
+        }
+        let settings = GraphSettings {
+            api_version: "v1.0".to_owned(),
+            ..self.inner.settings.clone()
+        };
+        GraphClient::new(settings, self.inner.auth.clone(), self.inner.http.clone())
+    }
+
     pub fn settings(&self) -> &GraphSettings {
         &self.inner.settings
     }

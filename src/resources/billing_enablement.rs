@@ -95,6 +95,7 @@ async fn enable(
     tenant: &str,
     owner: &str,
 ) -> Result<BillingPrivate, Problem> {
+    call.ctx.gates.invalidate(tenant);
     let status = (call.ctx.graph.enable(tenant, owner).await)
         .map_err(|e| billing::enable_problem(&e, owner))?;
     billing::check_enabled(tenant, owner, &status)?;
@@ -157,11 +158,15 @@ impl ManagedResource for BillingEnablement {
 
     async fn plan_create(
         &self,
-        _call: &mut Call,
+        call: &mut Call,
         mut planned: BillingState,
         _config: &BillingState,
     ) -> Result<(BillingState, BillingPrivate), Problem> {
         planned.id = planned.tenant_id.clone();
+        if let Value::Value(tenant) = &planned.tenant_id {
+            let gates = &call.ctx.gates;
+            gates.note_planned(tenant, |steps| steps.billing_enable = true);
+        }
         let enable = BillingPrivate {
             enable: true,
             ..Default::default()
@@ -197,6 +202,10 @@ impl ManagedResource for BillingEnablement {
             planned.unknown_on_change();
         }
         let enable = plan.enable;
+        if enable {
+            let gates = &call.ctx.gates;
+            gates.note_planned(tenant, |steps| steps.billing_enable = true);
+        }
         Ok((planned, BillingPrivate { enable, ..keep }))
     }
 

@@ -2,6 +2,7 @@
 //! [`crate::framework`], and the controller lookups they share.
 
 pub mod billing_enablement;
+pub mod protection_policy;
 pub mod service_app;
 pub mod service_status;
 

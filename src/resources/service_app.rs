@@ -11,8 +11,8 @@ use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::ServiceApp;
 use crate::lifecycle::Problem;
 use crate::lifecycle::service_app::{
-    self as lifecycle, AppStatus, Controller, CreatePlan, DateRequest, Deferral, Desired,
-    DestroyDecision, PlannedAction, Subject,
+    self as lifecycle, ActivationDate, AppStatus, Controller, CreatePlan, DateRequest, Deferral,
+    Desired, DestroyDecision, PlannedAction, Subject, UpdateAction,
 };
 use crate::timefmt::canonical_text;
 
@@ -207,6 +207,10 @@ impl ManagedResource for ServiceAppResource {
             match lifecycle::plan_create(activate, &request, controller.as_ref(), who, now)? {
                 CreatePlan::RegisterOnly => PlannedAction::default(),
                 CreatePlan::RegisterAndActivate(date) => {
+                    if date == ActivationDate::Now {
+                        let gates = &call.ctx.gates;
+                        gates.note_planned(&tenant, |steps| steps.app_activation = true);
+                    }
                     PlannedAction::activate(date, request.attribute())
                 }
                 CreatePlan::RegisterAndWait(warning) => {
@@ -270,6 +274,10 @@ impl ManagedResource for ServiceAppResource {
             require_delegated(&call.ctx, &tenant)?;
             planned.unknown_on_change();
         }
+        if decision.action == UpdateAction::Activate(ActivationDate::Now) {
+            let gates = &call.ctx.gates;
+            gates.note_planned(&tenant, |steps| steps.app_activation = true);
+        }
         let private = PlannedAction::for_update(&decision.action, desired.date.attribute());
         Ok((planned, private))
     }
@@ -315,6 +323,7 @@ impl ManagedResource for ServiceAppResource {
         // Re-check the date before any Graph call: a saved plan may be applied days later.
         let date = action.date_for_apply(OffsetDateTime::now_utc())?;
         let client = call.ctx.client_id.clone().unwrap_or_default();
+        call.ctx.gates.invalidate(&tenant);
         let registered = (call.ctx.graph.register_or_adopt(&tenant, &client).await?)
             .ok_or_else(|| lifecycle::missing_after_register(&tenant, &client))?;
         let mut state = planned;
@@ -351,6 +360,7 @@ impl ManagedResource for ServiceAppResource {
         }
         let (tenant, app_id) = prior.subject()?;
         let date = action.date_for_apply(OffsetDateTime::now_utc())?;
+        call.ctx.gates.invalidate(&tenant);
         if action.deactivate {
             let app = call.ctx.graph.deactivate(&tenant, &app_id).await?;
             state.apply_graph(&tenant, &app);

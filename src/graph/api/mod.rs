@@ -2,5 +2,6 @@
 //! names its operations (for messages and logs), paths and models; nothing else.
 
 pub mod protection;
+pub mod protection_policies;
 pub mod root;
 pub mod service_apps;

@@ -1,0 +1,134 @@
+//! Protection policies of the three workloads and their units, on the generic verbs. Part 2
+//! always speaks Graph v1.0 (binding decision 20), whatever `api_version` says for Part 1.
+
+use serde_json::Value;
+
+use super::protection::{
+    BulkAdditionJob, PolicyCreate, PolicyPatch, PolicyPatchAnswer, ProtectionPolicy,
+    ProtectionUnit, Workload,
+};
+use crate::graph::client::GraphClient;
+use crate::graph::error::{GraphError, GraphErrorKind};
+
+const LIST: &str = "list protection policies";
+const GET: &str = "get protection policy";
+const UNITS: &str = "list protection units";
+const CREATE: &str = "create protection policy";
+const PATCH: &str = "update protection policy";
+const ACTIVATE: &str = "activate protection policy";
+const DEACTIVATE: &str = "deactivate protection policy";
+const DELETE: &str = "delete protection policy";
+const BULK_JOB: &str = "create bulk addition job";
+
+fn body(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl GraphClient {
+    /// Every policy of one workload in the tenant (every page).
+    pub async fn list_policies(
+        &self,
+        tenant: &str,
+        workload: Workload,
+    ) -> Result<Vec<ProtectionPolicy>, GraphError> {
+        let path = [workload.policy_entity_set()];
+        self.v1().list_all(LIST, tenant, &path).await
+    }
+
+    /// A policy of any workload (`protectionPolicies/{id}`); `None` on 404.
+    pub async fn get_policy(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<ProtectionPolicy>, GraphError> {
+        let path = ["protectionPolicies", id];
+        self.v1().get_or_none(GET, tenant, &path).await
+    }
+
+    /// Every unit of a policy (every page).
+    pub async fn list_policy_units(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        id: &str,
+    ) -> Result<Vec<ProtectionUnit>, GraphError> {
+        let path = [workload.policy_entity_set(), id, workload.units_property()];
+        self.v1().list_all(UNITS, tenant, &path).await
+    }
+
+    /// `POST` a new policy with at most 50 units.
+    pub async fn create_policy(
+        &self,
+        tenant: &str,
+        create: &PolicyCreate,
+    ) -> Result<ProtectionPolicy, GraphError> {
+        let path = [create.workload.policy_entity_set()];
+        let answer = self.v1().post(CREATE, tenant, &path, body(create)).await?;
+        answer.ok_or_else(|| no_body(CREATE, tenant))
+    }
+
+    /// `PATCH` a policy: name, retention, and one `…ProtectionUnits@delta` chunk. The 200
+    /// answer lists each unit, with per-item failures.
+    pub async fn patch_policy(
+        &self,
+        tenant: &str,
+        id: &str,
+        patch: &PolicyPatch,
+    ) -> Result<PolicyPatchAnswer, GraphError> {
+        let path = [patch.workload.policy_entity_set(), id];
+        let answer = self.v1().patch(PATCH, tenant, &path, body(patch)).await?;
+        Ok(answer.unwrap_or_default())
+    }
+
+    /// `POST protectionPolicies/{id}/activate` (202, `updating`).
+    pub async fn activate_policy(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
+        let path = ["protectionPolicies", id, "activate"];
+        let _: Option<Value> = self
+            .v1()
+            .action(ACTIVATE, tenant, &path, None, None)
+            .await?;
+        Ok(())
+    }
+
+    /// `POST protectionPolicies/{id}/deactivate` (202, `updating`).
+    pub async fn deactivate_policy(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
+        let path = ["protectionPolicies", id, "deactivate"];
+        let _: Option<Value> = self
+            .v1()
+            .action(DEACTIVATE, tenant, &path, None, None)
+            .await?;
+        Ok(())
+    }
+
+    /// `DELETE protectionPolicies/{id}` (only an inactive policy).
+    pub async fn delete_policy(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
+        self.v1()
+            .delete(DELETE, tenant, &["protectionPolicies", id])
+            .await
+    }
+
+    /// `POST` one bulk addition job of at most 50,000 ids.
+    pub async fn create_bulk_job(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        policy_id: &str,
+        job: &BulkAdditionJob,
+    ) -> Result<Option<BulkAdditionJob>, GraphError> {
+        let path = [
+            workload.policy_entity_set(),
+            policy_id,
+            workload.bulk_jobs_property(),
+        ];
+        self.v1().post(BULK_JOB, tenant, &path, body(job)).await
+    }
+}
+
+fn no_body(op: &'static str, tenant: &str) -> GraphError {
+    GraphError::new(
+        GraphErrorKind::Decode,
+        op,
+        tenant,
+        "Graph answered without the policy",
+    )
+}

@@ -1,0 +1,857 @@
+//! `m365backup_{sharepoint,onedrive,exchange}_protection_policy`: what is backed up, as code.
+//! One generic implementation; each resource is a table (its unit set attribute differs) and a
+//! [`Workload`]. Decisions live in [`crate::lifecycle::protection_policy`], Graph calls in
+//! [`crate::graph::api::protection_policies`].
+
+use std::marker::PhantomData;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tf_provider::value::Value;
+
+use crate::framework::attributes::StringSet;
+use crate::framework::values::{known, text, timestamp};
+use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
+use crate::graph::api::protection::{
+    GraphEnum, PolicyCreate, ProtectionPolicy, ProtectionUnit, Workload,
+};
+use crate::lifecycle::Problem;
+use crate::lifecycle::protection_policy::activation::{self, DestroyDecision, DestroyFacts};
+use crate::lifecycle::protection_policy::answers::judge_delta_answer;
+use crate::lifecycle::protection_policy::gating::{
+    Gate, WriteDecision, WriteSubject, decide_write,
+};
+use crate::lifecycle::protection_policy::ids::{
+    validate_display_name, validate_inline_ids, validate_retention_period,
+};
+use crate::lifecycle::protection_policy::notices::{
+    ItemFailure, Notice, count_units, item_failure_notice, unit_error_failures,
+};
+use crate::lifecycle::protection_policy::plan::{Observed, PolicyConfig, PolicyWrite, plan_update};
+use crate::lifecycle::protection_policy::unit_set::{
+    CreateStep, DEFAULT_BULK_THRESHOLD, ManagedSet, UnitRequest, create_steps, observed_inline_set,
+};
+
+/// The attributes every policy kind shares, and access to its unit set.
+pub trait PolicyState: Attributes {
+    const WORKLOAD: Workload;
+    const DESCRIPTION: &'static str;
+    fn common(&mut self) -> Common<'_>;
+    fn unit_ids(&self) -> Option<Vec<String>>;
+    fn set_unit_ids(&mut self, ids: Option<Vec<String>>);
+}
+
+/// Mutable views of the shared attributes.
+pub struct Common<'a> {
+    pub tenant_id: &'a mut Value<String>,
+    pub display_name: &'a mut Value<String>,
+    pub active: &'a mut Value<bool>,
+    pub retention_period: &'a mut Value<String>,
+    pub allow_destroy_while_active: &'a mut Value<bool>,
+    pub id: &'a mut Value<String>,
+    pub policy_id: &'a mut Value<String>,
+    pub deferred_reason: &'a mut Value<String>,
+    pub status: &'a mut Value<String>,
+    pub is_enabled: &'a mut Value<bool>,
+    pub protected_unit_count: &'a mut Value<i64>,
+    pub pending_unit_count: &'a mut Value<i64>,
+    pub failed_unit_count: &'a mut Value<i64>,
+    pub unit_count: &'a mut Value<i64>,
+    pub created_date_time: &'a mut Value<String>,
+    pub last_modified_date_time: &'a mut Value<String>,
+}
+
+/// Defines one policy kind's state from the shared rows plus its unit set attribute.
+macro_rules! policy_state {
+    ($name:ident, $workload:expr, $ids:ident, $ids_doc:literal, $description:literal) => {
+        crate::attributes! {
+            pub struct $name {
+                tenant_id: String => OptionalComputed, "Tenant ID. Defaults to the provider's `tenant_id`. Changing it replaces the resource.", replace = true;
+                display_name: String => Required, "Display name (1 to 1024 characters).";
+                active: bool => OptionalComputed, "Whether the policy is active (default `true`); read from Graph's `isEnabled`.", default = true;
+                retention_period: String => OptionalComputed, "How long weekly restore points are kept: `P90D`, `P180D`, `P365D`, `P730D`, `P1095D`, `P1460D`, `P1825D`, `P2190D`, `P2555D`, `P2920D`, `P3285D` or `P3650D`. Unset: Graph's default, shown here and not managed.";
+                $ids: StringSet => Optional, $ids_doc;
+                allow_destroy_while_active: bool => OptionalComputed, "Safety switch (default `false`): destroying an active policy stops the backups of every unit and is refused unless this is `true` in state.", default = false;
+                id: String => Computed, "`<tenantId>/<policyId>`.", stable = true;
+                policy_id: String => Computed, "Graph's policy ID.", stable = true;
+                deferred_reason: String => Computed, "Why the creation waits (the tenant does not allow protection changes yet), or null.";
+                status: String => Computed, "`inactive`, `updating`, `active`, `activeWithErrors`, or a newer value.";
+                is_enabled: bool => Computed, "Graph's `isEnabled`.";
+                protected_unit_count: i64 => Computed, "Units that are `protected`.";
+                pending_unit_count: i64 => Computed, "Units with a change in progress (any `…Requested` status).";
+                failed_unit_count: i64 => Computed, "Units that carry an error.";
+                unit_count: i64 => Computed, "All units of the policy.";
+                created_date_time: String => Computed, "When the policy was created.", stable = true;
+                last_modified_date_time: String => Computed, "When Graph last changed the policy.";
+            }
+        }
+
+        impl PolicyState for $name {
+            const WORKLOAD: Workload = $workload;
+            const DESCRIPTION: &'static str = $description;
+
+            fn common(&mut self) -> Common<'_> {
+                Common {
+                    tenant_id: &mut self.tenant_id,
+                    display_name: &mut self.display_name,
+                    active: &mut self.active,
+                    retention_period: &mut self.retention_period,
+                    allow_destroy_while_active: &mut self.allow_destroy_while_active,
+                    id: &mut self.id,
+                    policy_id: &mut self.policy_id,
+                    deferred_reason: &mut self.deferred_reason,
+                    status: &mut self.status,
+                    is_enabled: &mut self.is_enabled,
+                    protected_unit_count: &mut self.protected_unit_count,
+                    pending_unit_count: &mut self.pending_unit_count,
+                    failed_unit_count: &mut self.failed_unit_count,
+                    unit_count: &mut self.unit_count,
+                    created_date_time: &mut self.created_date_time,
+                    last_modified_date_time: &mut self.last_modified_date_time,
+                }
+            }
+
+            fn unit_ids(&self) -> Option<Vec<String>> {
+                self.$ids.as_ref_option().map(StringSet::texts)
+            }
+
+            fn set_unit_ids(&mut self, ids: Option<Vec<String>>) {
+                self.$ids = ids.map_or(Value::Null, |ids| Value::Value(StringSet::from_texts(ids)));
+            }
+        }
+    };
+}
+
+policy_state!(
+    SharePointPolicyState,
+    Workload::SharePoint,
+    site_ids,
+    "SharePoint site ids (`host[/path],guid,guid` or a GUID). **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000.",
+    "A SharePoint protection policy of Microsoft 365 Backup: which sites are backed up, how long weekly restore points are kept, and whether it is active."
+);
+policy_state!(
+    OneDrivePolicyState,
+    Workload::OneDrive,
+    user_ids,
+    "Entra object ids of the OneDrive owners. **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000.",
+    "A OneDrive for Business protection policy of Microsoft 365 Backup: whose OneDrive is backed up, how long weekly restore points are kept, and whether it is active."
+);
+policy_state!(
+    ExchangePolicyState,
+    Workload::Exchange,
+    mailbox_ids,
+    "Entra object ids of user or shared mailboxes. **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000.",
+    "An Exchange protection policy of Microsoft 365 Backup: which mailboxes are backed up, how long weekly restore points are kept, and whether it is active."
+);
+
+/// What the plan decided, carried to apply.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct PolicyPlan {
+    /// Write to Graph (create, or update what differs).
+    #[serde(default, skip_serializing_if = "super::is_false")]
+    pub write: bool,
+    /// Set by import: the next read fills the unit set.
+    #[serde(default, skip_serializing_if = "super::is_false")]
+    pub importing: bool,
+}
+
+/// One of the three policy resources.
+pub struct ProtectionPolicyResource<S>(PhantomData<S>);
+
+pub type SharePointPolicy = ProtectionPolicyResource<SharePointPolicyState>;
+pub type OneDrivePolicy = ProtectionPolicyResource<OneDrivePolicyState>;
+pub type ExchangePolicy = ProtectionPolicyResource<ExchangePolicyState>;
+
+impl<S> Default for ProtectionPolicyResource<S> {
+    fn default() -> Self {
+        ProtectionPolicyResource(PhantomData)
+    }
+}
+
+fn notice(n: Notice) -> Problem {
+    let problem = Problem::warning(n.summary, n.detail);
+    match n.attribute {
+        Some(attribute) => problem.at(attribute),
+        None => problem,
+    }
+}
+
+fn error(n: Notice) -> Problem {
+    Problem {
+        severity: crate::lifecycle::Severity::Error,
+        ..notice(n)
+    }
+}
+
+/// Copies what Graph holds into the computed attributes.
+fn apply_policy<S: PolicyState>(
+    state: &mut S,
+    tenant: &str,
+    policy: &ProtectionPolicy,
+    units: &[ProtectionUnit],
+) {
+    let counts = count_units(units);
+    let prior_active = state.common().active.as_option();
+    let c = state.common();
+    *c.tenant_id = Value::Value(tenant.to_string());
+    *c.id = Value::Value(format!("{tenant}/{}", policy.id));
+    *c.policy_id = Value::Value(policy.id.clone());
+    *c.deferred_reason = Value::Null;
+    if let Some(name) = &policy.display_name {
+        *c.display_name = Value::Value(name.clone());
+    }
+    let active =
+        activation::observed_active(policy.is_enabled, policy.status.as_ref(), prior_active);
+    if let Some(active) = active {
+        *c.active = Value::Value(active);
+    }
+    if let Some(period) = policy.weekly_retention() {
+        let same = c.retention_period.as_ref_option().is_some_and(|mine| {
+            crate::lifecycle::protection_policy::retention::same_retention(mine, period)
+        });
+        if !same {
+            *c.retention_period = Value::Value(period.to_string());
+        }
+    }
+    *c.status = text(policy.status.as_ref().map(|s| s.as_str()));
+    *c.is_enabled = policy.is_enabled.map_or(Value::Null, Value::Value);
+    *c.protected_unit_count = Value::Value(counts.protected as i64);
+    *c.pending_unit_count = Value::Value(counts.pending as i64);
+    *c.failed_unit_count = Value::Value(counts.failed as i64);
+    *c.unit_count = Value::Value(counts.total as i64);
+    *c.created_date_time = timestamp(policy.created_date_time.as_deref());
+    *c.last_modified_date_time = timestamp(policy.last_modified_date_time.as_deref());
+}
+
+/// Records a create that waits for the tenant (decision 4): no id, counts 0, the reason.
+fn record_deferred<S: PolicyState>(state: &mut S, reason: &str) {
+    let c = state.common();
+    for v in [
+        c.id,
+        c.policy_id,
+        c.status,
+        c.created_date_time,
+        c.last_modified_date_time,
+    ] {
+        *v = Value::Null;
+    }
+    *c.is_enabled = Value::Null;
+    for v in [
+        c.protected_unit_count,
+        c.pending_unit_count,
+        c.failed_unit_count,
+        c.unit_count,
+    ] {
+        *v = Value::Value(0);
+    }
+    *c.deferred_reason = Value::Value(reason.to_string());
+}
+
+struct Target {
+    tenant: String,
+    policy_id: Option<String>,
+}
+
+fn target<S: PolicyState>(state: &mut S) -> Result<Target, Problem> {
+    let c = state.common();
+    let tenant = known(c.tenant_id, "tenant_id")?.to_string();
+    let policy_id = c.policy_id.as_ref_option().cloned();
+    Ok(Target { tenant, policy_id })
+}
+
+fn name_of<S: PolicyState>(state: &mut S) -> String {
+    state
+        .common()
+        .display_name
+        .as_ref_option()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
+    let client = call
+        .ctx
+        .client_id_for("Protection policies are changed by the controller app")?;
+    call.ctx.gates.gate(&call.ctx.graph, tenant, &client).await
+}
+
+/// Reads the policy and every page of its units; `None` when the policy is gone.
+async fn observe(
+    call: &Call,
+    workload: Workload,
+    tenant: &str,
+    policy_id: &str,
+) -> Result<Option<(ProtectionPolicy, Vec<ProtectionUnit>)>, Problem> {
+    let graph = &call.ctx.graph;
+    let Some(policy) = graph.get_policy(tenant, policy_id).await? else {
+        return Ok(None);
+    };
+    let units = graph.list_policy_units(tenant, workload, policy_id).await?;
+    Ok(Some((policy, units)))
+}
+
+/// Creates the policy: POST with up to 50 units, the rest in chunks, activation last.
+async fn create_policy<S: PolicyState>(
+    call: &mut Call,
+    state: &mut S,
+) -> Result<(), WriteError<S>> {
+    let workload = S::WORKLOAD;
+    let Target { tenant, .. } = target(state)?;
+    let c = state.common();
+    let display_name = known(c.display_name, "display_name")?.to_string();
+    let retention_period = c.retention_period.as_ref_option().cloned();
+    let active = c.active.as_option().unwrap_or(true);
+    let ids = state.unit_ids();
+    let steps = create_steps(ids.as_deref(), active, DEFAULT_BULK_THRESHOLD);
+    let mut policy_id = None;
+    let mut failures = Vec::new();
+    for step in steps {
+        let result = match (step, &policy_id) {
+            (CreateStep::Post { unit_ids }, _) => {
+                let create = PolicyCreate {
+                    workload,
+                    display_name: display_name.clone(),
+                    retention_period: retention_period.clone(),
+                    unit_ids,
+                };
+                let created = call.ctx.graph.create_policy(&tenant, &create).await?;
+                policy_id = Some(created.id.clone());
+                Ok(())
+            }
+            (CreateStep::Units(request), Some(id)) => {
+                send_units(call, workload, &tenant, id, request, &mut failures).await
+            }
+            (CreateStep::Activate, Some(id)) => call
+                .ctx
+                .graph
+                .activate_policy(&tenant, id)
+                .await
+                .map_err(Problem::from),
+            (_, None) => Ok(()),
+        };
+        if let Err(problem) = result {
+            // Only an inactive policy exists: Terraform records it (tainted).
+            refresh(call, state, &tenant, policy_id.as_deref()).await;
+            return Err(WriteError::Partial(state.clone(), problem));
+        }
+    }
+    report_failures(call, workload, &tenant, &display_name, &failures);
+    refresh(call, state, &tenant, policy_id.as_deref()).await;
+    Ok(())
+}
+
+/// Sends one unit request (a `@delta` chunk or a bulk job), gathering per-item failures.
+async fn send_units(
+    call: &Call,
+    workload: Workload,
+    tenant: &str,
+    policy_id: &str,
+    request: UnitRequest,
+    failures: &mut Vec<ItemFailure>,
+) -> Result<(), Problem> {
+    match request {
+        UnitRequest::Patch(units) => {
+            let patch = crate::graph::api::protection::PolicyPatch {
+                workload,
+                display_name: None,
+                retention_period: None,
+                units,
+            };
+            let answer = call
+                .ctx
+                .graph
+                .patch_policy(tenant, policy_id, &patch)
+                .await?;
+            failures
+                .extend(judge_delta_answer(workload, policy_id, answer.items(workload)).failures);
+        }
+        UnitRequest::BulkJob(ids) => {
+            let name = format!("terraform-{}", uuid::Uuid::new_v4());
+            let job =
+                crate::graph::api::protection::BulkAdditionJob::create_body(workload, &name, ids);
+            call.ctx
+                .graph
+                .create_bulk_job(tenant, workload, policy_id, &job)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn report_failures(
+    call: &mut Call,
+    workload: Workload,
+    tenant: &str,
+    policy: &str,
+    failures: &[ItemFailure],
+) {
+    if let Some(n) = item_failure_notice(workload, tenant, policy, failures) {
+        call.warn(notice(n));
+    }
+}
+
+/// Reads back what Graph holds after writes (best effort: the next refresh repeats it).
+async fn refresh<S: PolicyState>(
+    call: &Call,
+    state: &mut S,
+    tenant: &str,
+    policy_id: Option<&str>,
+) {
+    let Some(id) = policy_id else { return };
+    if let Ok(Some((policy, units))) = observe(call, S::WORKLOAD, tenant, id).await {
+        apply_policy(state, tenant, &policy, &units);
+    }
+}
+
+/// The configuration as the update plan needs it.
+fn config_of<S: PolicyState>(
+    config: &mut S,
+    ids: Option<&[String]>,
+) -> (String, bool, Option<String>) {
+    let _ = ids;
+    let c = config.common();
+    let name = c.display_name.as_ref_option().cloned().unwrap_or_default();
+    let active = c.active.as_option().unwrap_or(true);
+    (name, active, c.retention_period.as_ref_option().cloned())
+}
+
+#[async_trait]
+impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
+    type State = S;
+    type Private = PolicyPlan;
+
+    const DESCRIPTION: &'static str = S::DESCRIPTION;
+    const IMPORT: ImportId = ImportId {
+        key: "policyId",
+        key_meaning: "a protection policy ID",
+        bare_key: true,
+        note: "",
+    };
+
+    fn validate(config: &S) -> Vec<Problem> {
+        let mut config = config.clone();
+        let mut problems = Vec::new();
+        if let Some(ids) = config.unit_ids() {
+            problems.extend(
+                validate_inline_ids(S::WORKLOAD, &ids)
+                    .into_iter()
+                    .map(error),
+            );
+        }
+        let c = config.common();
+        if let Value::Value(name) = &*c.display_name
+            && let Err(n) = validate_display_name(name)
+        {
+            problems.push(error(n));
+        }
+        if let Value::Value(period) = &*c.retention_period
+            && let Err(n) = validate_retention_period(period)
+        {
+            problems.push(error(n));
+        }
+        problems
+    }
+
+    async fn read(
+        &self,
+        call: &mut Call,
+        mut state: S,
+        mut private: PolicyPlan,
+    ) -> Result<Option<(S, PolicyPlan)>, Problem> {
+        let Target { tenant, policy_id } = target(&mut state)?;
+        let Some(policy_id) = policy_id else {
+            return Ok(Some((state, private))); // deferred: nothing in Graph to read
+        };
+        let Some((policy, units)) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
+            return Ok(None);
+        };
+        apply_policy(&mut state, &tenant, &policy, &units);
+        let managed = ManagedSet::from_units(&units);
+        let configured = state.unit_ids();
+        if private.importing {
+            state.set_unit_ids(managed.import_inline_set());
+            private.importing = false;
+        } else {
+            state.set_unit_ids(observed_inline_set(configured.as_deref(), &managed));
+        }
+        let failures = unit_error_failures(S::WORKLOAD, &units);
+        report_failures(call, S::WORKLOAD, &tenant, &name_of(&mut state), &failures);
+        Ok(Some((state, private)))
+    }
+
+    async fn plan_create(
+        &self,
+        call: &mut Call,
+        mut planned: S,
+        _config: &S,
+    ) -> Result<(S, PolicyPlan), Problem> {
+        let write = PolicyPlan {
+            write: true,
+            importing: false,
+        };
+        let Value::Value(tenant) = planned.common().tenant_id.clone() else {
+            return Ok((planned, write));
+        };
+        let what = format!("policy {}", name_of(&mut planned));
+        match decide_write(&gate(call, &tenant).await?, WriteSubject::NewObject, &what) {
+            WriteDecision::Proceed(n) => n.into_iter().for_each(|n| call.warn(notice(n))),
+            WriteDecision::Defer { notice: n, .. } | WriteDecision::WarnOnly(n) => {
+                call.warn(notice(n))
+            }
+        }
+        Ok((planned, write))
+    }
+
+    async fn plan_update(
+        &self,
+        call: &mut Call,
+        prior: &S,
+        mut planned: S,
+        config: &S,
+        _private: PolicyPlan,
+    ) -> Result<(S, PolicyPlan), Problem> {
+        let mut prior = prior.clone();
+        let Target { tenant, policy_id } = target(&mut prior)?;
+        let what = format!("policy {}", name_of(&mut planned));
+        let nothing = PolicyPlan::default();
+        let Some(policy_id) = policy_id else {
+            // Deferred create: propose it once the tenant allows it (decision 4).
+            return match decide_write(
+                &gate(call, &tenant).await?,
+                WriteSubject::DeferredObject,
+                &what,
+            ) {
+                WriteDecision::Proceed(n) => {
+                    n.into_iter().for_each(|n| call.warn(notice(n)));
+                    planned.unknown_on_create();
+                    Ok((
+                        planned,
+                        PolicyPlan {
+                            write: true,
+                            importing: false,
+                        },
+                    ))
+                }
+                WriteDecision::Defer { reason, notice: n } => {
+                    call.warn(notice(n));
+                    *planned.common().deferred_reason = Value::Value(reason);
+                    Ok((planned, nothing))
+                }
+                WriteDecision::WarnOnly(n) => {
+                    call.warn(notice(n));
+                    Ok((planned, nothing))
+                }
+            };
+        };
+        let Some((policy, units)) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
+            return Ok((planned, nothing));
+        };
+        let mut config = config.clone();
+        let ids = config.unit_ids();
+        let (name, active, retention) = config_of(&mut config, ids.as_deref());
+        let policy_config = PolicyConfig {
+            workload: S::WORKLOAD,
+            display_name: &name,
+            active,
+            retention_period: retention.as_deref(),
+            unit_ids: ids.as_deref(),
+            bulk_threshold: DEFAULT_BULK_THRESHOLD,
+        };
+        let observed = Observed {
+            tenant_id: &tenant,
+            policy: &policy,
+            units: &units,
+            running_jobs: &[],
+            prior_active: prior.common().active.as_option(),
+        };
+        let update = plan_update(&policy_config, &observed);
+        update
+            .warnings
+            .iter()
+            .cloned()
+            .for_each(|n| call.warn(notice(n)));
+        if update.is_empty() {
+            return Ok((planned, nothing));
+        }
+        match decide_write(
+            &gate(call, &tenant).await?,
+            WriteSubject::ExistingObject,
+            &what,
+        ) {
+            WriteDecision::Proceed(n) => {
+                n.into_iter().for_each(|n| call.warn(notice(n)));
+                planned.unknown_on_change();
+                Ok((
+                    planned,
+                    PolicyPlan {
+                        write: true,
+                        importing: false,
+                    },
+                ))
+            }
+            WriteDecision::Defer { notice: n, .. } | WriteDecision::WarnOnly(n) => {
+                call.warn(notice(n));
+                Ok((planned, nothing))
+            }
+        }
+    }
+
+    async fn plan_destroy(
+        &self,
+        call: &mut Call,
+        prior: &S,
+        private: PolicyPlan,
+    ) -> Result<PolicyPlan, Problem> {
+        let mut prior = prior.clone();
+        match destroy_decision(call, &mut prior).await? {
+            DestroyDecision::Refuse(n) => Err(error(n)),
+            _ => Ok(private),
+        }
+    }
+
+    async fn create(
+        &self,
+        call: &mut Call,
+        mut state: S,
+        _config: &S,
+        _private: PolicyPlan,
+    ) -> Result<(S, PolicyPlan), WriteError<S>> {
+        let Target { tenant, .. } = target(&mut state)?;
+        let what = format!("policy {}", name_of(&mut state));
+        match decide_write(&gate(call, &tenant).await?, WriteSubject::NewObject, &what) {
+            WriteDecision::Proceed(_) => create_policy(call, &mut state).await?,
+            WriteDecision::Defer { reason, notice: n } => {
+                call.warn(notice(n));
+                record_deferred(&mut state, &reason);
+            }
+            WriteDecision::WarnOnly(n) => {
+                call.warn(notice(n));
+                record_deferred(&mut state, &n_detail(&what));
+            }
+        }
+        Ok((state, PolicyPlan::default()))
+    }
+
+    async fn update(
+        &self,
+        call: &mut Call,
+        prior: &S,
+        mut state: S,
+        config: &S,
+        private: PolicyPlan,
+    ) -> Result<(S, PolicyPlan), WriteError<S>> {
+        let mut prior = prior.clone();
+        let Target { tenant, policy_id } = target(&mut prior)?;
+        if !private.write {
+            state.copy_computed_from(&prior);
+            return Ok((state, PolicyPlan::default()));
+        }
+        let Some(policy_id) = policy_id else {
+            // The deferred create can go ahead now.
+            return self.create(call, state, config, private).await;
+        };
+        let workload = S::WORKLOAD;
+        let Some((policy, units)) = observe(call, workload, &tenant, &policy_id).await? else {
+            return Err(WriteError::Failed(Problem::error(
+                "Protection policy not found",
+                format!(
+                    "Policy {policy_id} no longer exists in tenant {tenant}; run terraform plan again to recreate it."
+                ),
+            )));
+        };
+        let mut config = config.clone();
+        let ids = config.unit_ids();
+        let (name, active, retention) = config_of(&mut config, ids.as_deref());
+        let policy_config = PolicyConfig {
+            workload,
+            display_name: &name,
+            active,
+            retention_period: retention.as_deref(),
+            unit_ids: ids.as_deref(),
+            bulk_threshold: DEFAULT_BULK_THRESHOLD,
+        };
+        let observed = Observed {
+            tenant_id: &tenant,
+            policy: &policy,
+            units: &units,
+            running_jobs: &[],
+            prior_active: prior.common().active.as_option(),
+        };
+        let plan = plan_update(&policy_config, &observed);
+        let mut failures = Vec::new();
+        for write in plan.writes(workload) {
+            let result = match write {
+                PolicyWrite::Patch(patch) => match call
+                    .ctx
+                    .graph
+                    .patch_policy(&tenant, &policy_id, &patch)
+                    .await
+                {
+                    Ok(answer) => {
+                        failures.extend(
+                            judge_delta_answer(workload, &policy_id, answer.items(workload))
+                                .failures,
+                        );
+                        Ok(())
+                    }
+                    Err(e) => Err(Problem::from(e)),
+                },
+                PolicyWrite::BulkJob(ids) => {
+                    send_units(
+                        call,
+                        workload,
+                        &tenant,
+                        &policy_id,
+                        UnitRequest::BulkJob(ids),
+                        &mut failures,
+                    )
+                    .await
+                }
+                PolicyWrite::Activate => call
+                    .ctx
+                    .graph
+                    .activate_policy(&tenant, &policy_id)
+                    .await
+                    .map_err(Problem::from),
+                PolicyWrite::Deactivate => call
+                    .ctx
+                    .graph
+                    .deactivate_policy(&tenant, &policy_id)
+                    .await
+                    .map_err(Problem::from),
+            };
+            if let Err(problem) = result {
+                refresh(call, &mut state, &tenant, Some(&policy_id)).await;
+                return Err(WriteError::Partial(state, problem));
+            }
+        }
+        report_failures(call, workload, &tenant, &name, &failures);
+        refresh(call, &mut state, &tenant, Some(&policy_id)).await;
+        Ok((state, PolicyPlan::default()))
+    }
+
+    async fn delete(
+        &self,
+        call: &mut Call,
+        mut prior: S,
+        _private: PolicyPlan,
+    ) -> Result<(), Problem> {
+        let Target { tenant, policy_id } = target(&mut prior)?;
+        let decision = destroy_decision(call, &mut prior).await?;
+        let Some(policy_id) = policy_id else {
+            return Ok(());
+        };
+        match decision {
+            DestroyDecision::Nothing => Ok(()),
+            DestroyDecision::Forget(n) => {
+                call.warn(notice(n));
+                Ok(())
+            }
+            DestroyDecision::Refuse(n) => Err(error(n)),
+            DestroyDecision::Delete {
+                deactivate_first,
+                notice: n,
+            } => {
+                if deactivate_first {
+                    call.ctx
+                        .graph
+                        .deactivate_policy(&tenant, &policy_id)
+                        .await?;
+                }
+                wait_until_inactive(call, &tenant, &policy_id).await?;
+                match call.ctx.graph.delete_policy(&tenant, &policy_id).await {
+                    Err(e) if !e.is_not_found() => return Err(e.into()),
+                    _ => {}
+                }
+                call.warn(notice(n));
+                Ok(())
+            }
+        }
+    }
+
+    async fn import(
+        &self,
+        call: &mut Call,
+        tenant: String,
+        policy_id: String,
+    ) -> Result<(S, PolicyPlan), Problem> {
+        let Some(policy) = call.ctx.graph.get_policy(&tenant, &policy_id).await? else {
+            return Err(Problem::error(
+                "Cannot import protection policy",
+                format!("Policy {policy_id} was not found in tenant {tenant}."),
+            ));
+        };
+        if let Some(other) = policy.workload().filter(|w| *w != S::WORKLOAD) {
+            return Err(Problem::error(
+                "Cannot import protection policy",
+                format!(
+                    "Policy {policy_id} in tenant {tenant} is a {} policy: import it as {}.",
+                    other.name(),
+                    other.policy_resource_type()
+                ),
+            ));
+        }
+        let mut state = S::default();
+        apply_policy(&mut state, &tenant, &policy, &[]);
+        *state.common().allow_destroy_while_active = Value::Value(false);
+        Ok((
+            state,
+            PolicyPlan {
+                write: false,
+                importing: true,
+            },
+        ))
+    }
+}
+
+fn n_detail(what: &str) -> String {
+    format!("The create of {what} waits: this app's serviceApp is pendingInactive in the tenant.")
+}
+
+async fn destroy_decision<S: PolicyState>(
+    call: &Call,
+    state: &mut S,
+) -> Result<DestroyDecision, Problem> {
+    let Target { tenant, policy_id } = target(state)?;
+    let name = name_of(state);
+    let c = state.common();
+    let facts = DestroyFacts {
+        deferred: policy_id.is_none(),
+        enabled: c.is_enabled.as_option().unwrap_or(false)
+            || c.active.as_option().unwrap_or(false)
+                && c.status.as_ref_option().is_some_and(|s| s != "inactive"),
+        allow_destroy_while_active: c.allow_destroy_while_active.as_option().unwrap_or(false),
+        controls_tenant: policy_id.is_none()
+            || !matches!(gate(call, &tenant).await?, Gate::Deferred(_)),
+    };
+    Ok(activation::decide_destroy(facts, &tenant, &name))
+}
+
+/// Polls until the policy is `inactive` (Graph deletes only inactive policies), bounded.
+async fn wait_until_inactive(call: &Call, tenant: &str, policy_id: &str) -> Result<(), Problem> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30 * 60);
+    let mut pause = std::time::Duration::from_millis(200);
+    loop {
+        let Some(policy) = call.ctx.graph.get_policy(tenant, policy_id).await? else {
+            return Ok(());
+        };
+        if policy.is_enabled != Some(true)
+            && policy
+                .status
+                .as_ref()
+                .is_none_or(|s| s.as_str() == "inactive")
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            return Err(Problem::error(
+                "Protection policy still deactivating",
+                format!(
+                    "Policy {policy_id} in tenant {tenant} did not become inactive within 30 minutes; run terraform destroy again later."
+                ),
+            ));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,218 @@
+//! `m365backup_*_protection_policy` through the real terraform binary against the emulator:
+//! a whole tenant in one apply, unit changes across the 50-unit chunk, rename, deactivation,
+//! the destroy guard, import, and deferral across the controller's grace period.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn ids(n: usize, seed: u128) -> Vec<String> {
+    (0..n)
+        .map(|i| uuid::Uuid::from_u128(seed + i as u128).to_string())
+        .collect()
+}
+
+fn hcl_set(ids: &[String]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Service app, billing and one Exchange policy for `tenant`.
+fn tenant_config(tenant: &str, app_extra: &str, policy: &str) -> String {
+    let owner = m365backup_emulator::demo::TENANT_ID;
+    format!(
+        "{}\nresource \"m365backup_billing_enablement\" \"this\" {{\n  tenant_id           = \"{tenant}\"\n  app_owner_tenant_id = \"{owner}\"\n  depends_on          = [m365backup_service_app.this]\n}}\n\n\
+         resource \"m365backup_exchange_protection_policy\" \"mail\" {{\n  tenant_id = \"{tenant}\"\n{policy}\n  depends_on = [m365backup_billing_enablement.this]\n}}\n",
+        service_app_block("this", tenant, app_extra)
+    )
+}
+
+/// The tenant's policies and units as the emulator holds them.
+fn protection(env: &Env, tenant: &str) -> Value {
+    let state = env.admin.get("/_emulator/state?full=1");
+    find_tenant(&state, tenant).expect("tenant")["protection"].clone()
+}
+
+fn units_of(env: &Env, tenant: &str, policy_id: &str) -> usize {
+    protection(env, tenant)["units"]
+        .as_array()
+        .map(|units| {
+            units
+                .iter()
+                .filter(|u| u["policyId"] == policy_id && u["removed"] != true)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn fast_processing(env: &Env) {
+    env.admin.put(
+        "/_emulator/settings",
+        json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
+    );
+}
+
+#[test]
+fn a_whole_tenant_in_one_apply_then_unit_changes_rename_deactivate_and_destroy() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let all = ids(120, 0x1000);
+        let policy = |name: &str, ids: &[String], extra: &str| {
+            format!(
+                "  display_name = \"{name}\"\n  mailbox_ids  = {}\n{extra}",
+                hcl_set(ids)
+            )
+        };
+        env.write_config(&tenant_config(&tenant, "", &policy("Mail", &all, "")));
+        env.apply().expect_code(
+            0,
+            "controller, billing and a 120-mailbox policy in one apply",
+        );
+        let state = env
+            .resource("m365backup_exchange_protection_policy.mail")
+            .unwrap();
+        let policy_id = state["policy_id"].as_str().expect("created").to_string();
+        assert_eq!(state["id"], format!("{tenant}/{policy_id}"));
+        assert_eq!(state["deferred_reason"], Value::Null);
+        assert_eq!(
+            units_of(env, &tenant, &policy_id),
+            120,
+            "crossed the 50-unit chunk"
+        );
+        let held = &protection(env, &tenant)["policies"][0];
+        assert_eq!(held["isEnabled"], true, "activated last");
+        env.plan().expect_code(0, "clean after create");
+
+        // Remove 10, add 5.
+        let mut changed: Vec<String> = all[10..].to_vec();
+        changed.extend(ids(5, 0x9000));
+        env.write_config(&tenant_config(&tenant, "", &policy("Mail", &changed, "")));
+        env.plan().expect_code(2, "unit change planned");
+        env.apply().expect_code(0, "unit change");
+        assert_eq!(units_of(env, &tenant, &policy_id), 115);
+        env.plan().expect_code(0, "clean after the unit change");
+
+        // Drift: a unit removed outside Terraform is planned back.
+        // Rename and deactivate in one update.
+        env.write_config(&tenant_config(
+            &tenant,
+            "",
+            &policy("Mail (all staff)", &changed, "  active = false\n"),
+        ));
+        env.apply().expect_code(0, "rename and deactivate");
+        let held = &protection(env, &tenant)["policies"][0];
+        assert_eq!(held["displayName"], "Mail (all staff)");
+        assert_eq!(held["isEnabled"], false);
+        env.plan().expect_code(0, "clean after rename");
+
+        // Inactive: destroy deletes it.
+        env.write_config(&tenant_config(
+            &tenant,
+            "  allow_unregister_while_active = true",
+            &policy("Mail (all staff)", &changed, "  active = false\n"),
+        ));
+        env.apply().expect_code(0, "record the controller's guard");
+        env.destroy().expect_code(0, "destroy");
+        assert_eq!(protection(env, &tenant)["policies"], json!([]));
+    });
+}
+
+#[test]
+fn destroy_of_an_active_policy_needs_the_switch_and_import_is_clean() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let mailboxes = ids(10, 0x2000);
+        let body = |extra: &str| {
+            format!(
+                "  display_name = \"Mail\"\n  mailbox_ids  = {}\n{extra}",
+                hcl_set(&mailboxes)
+            )
+        };
+        env.write_config(&tenant_config(&tenant, "", &body("")));
+        env.apply().expect_code(0, "create");
+        let policy_id = env
+            .resource("m365backup_exchange_protection_policy.mail")
+            .unwrap()["policy_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.tf(&[
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            "-target=m365backup_exchange_protection_policy.mail",
+        ])
+        .expect_code(1, "an active policy is not destroyed by accident")
+        .expect_contains("allow_destroy_while_active", "names the switch");
+
+        // Import into a fresh state: the next plan is clean, unit set included.
+        env.tf(&["state", "rm", "m365backup_exchange_protection_policy.mail"])
+            .expect_code(0, "state rm");
+        env.tf(&[
+            "import",
+            "-no-color",
+            "m365backup_exchange_protection_policy.mail",
+            &format!("{tenant}/{policy_id}"),
+        ])
+        .expect_code(0, "import");
+        env.plan().expect_code(0, "clean after import");
+
+        env.write_config(&tenant_config(
+            &tenant,
+            "",
+            &body("  allow_destroy_while_active = true\n"),
+        ));
+        env.apply().expect_code(0, "record the switch");
+        env.tf(&[
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            "-target=m365backup_exchange_protection_policy.mail",
+        ])
+        .expect_code(0, "destroy with the switch")
+        .expect_contains("restore points", "says what remains");
+        assert_eq!(protection(env, &tenant)["policies"], json!([]));
+    });
+}
+
+#[test]
+fn a_policy_waits_with_a_warning_through_the_grace_period_then_is_created() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("firstparty");
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&ids(3, 0x3000))
+        );
+        env.write_config(&tenant_config(&tenant, "  effective_after = \"8d\"", &body));
+        env.apply()
+            .expect_code(0, "held by Microsoft's controller: nothing fails")
+            .expect_contains(
+                "protection changes wait for",
+                "the policy says what it waits for",
+            );
+        let state = env
+            .resource("m365backup_exchange_protection_policy.mail")
+            .unwrap();
+        assert_eq!(state["policy_id"], Value::Null, "deferred");
+        assert!(state["deferred_reason"].as_str().unwrap().contains(&tenant));
+        assert_eq!(protection(env, &tenant)["policies"], json!([]));
+        env.plan()
+            .expect_code(0, "nothing to do while the app is pendingActive");
+
+        env.admin.advance_days(9);
+        env.apply()
+            .expect_code(0, "after the date: billing, then the policy");
+        env.apply()
+            .expect_code(0, "the policy once billing is enabled");
+        let state = env
+            .resource("m365backup_exchange_protection_policy.mail")
+            .unwrap();
+        assert!(state["policy_id"].is_string(), "created: {state}");
+        assert_eq!(state["deferred_reason"], Value::Null);
+        env.plan().expect_code(0, "clean");
+    });
+}
