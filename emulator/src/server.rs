@@ -221,6 +221,20 @@ async fn front(State(emu): State<Arc<Emu>>, mut req: Request, next: Next) -> Res
         request_id,
     };
     req.extensions_mut().insert(ids.clone());
+    crate::graph::error::REQUEST_IDS
+        .scope(ids.clone(), front_scoped(emu, req, next, ids, path, method))
+        .await
+}
+
+/// The front layer inside the request-id scope.
+async fn front_scoped(
+    emu: Arc<Emu>,
+    req: Request,
+    next: Next,
+    ids: ReqIds,
+    path: String,
+    method: String,
+) -> Response {
     if path == "/_emulator" || path.starts_with("/_emulator/") {
         return next.run(req).await;
     }

@@ -49,6 +49,18 @@ pub struct Persisted {
     pub tokens_not_before_us: i64,
     pub tenants: BTreeMap<String, Tenant>,
     pub apps: BTreeMap<String, AppReg>,
+    /// Per tenant, per client id (lower case): consent changed through the admin API.
+    #[serde(default)]
+    pub consents: BTreeMap<String, BTreeMap<String, Consent>>,
+}
+
+/// An app's consent in one tenant (admin `POST /tenants/{id}/consent`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Consent {
+    pub granted: bool,
+    /// Only these permissions (None: the default set).
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 impl Persisted {
@@ -59,6 +71,7 @@ impl Persisted {
             tokens_not_before_us: 0,
             tenants: BTreeMap::new(),
             apps: BTreeMap::new(),
+            consents: BTreeMap::new(),
         };
         s.tenants.insert(
             crate::demo::TENANT_ID.to_string(),
@@ -84,6 +97,26 @@ impl Persisted {
 
     pub fn tenant_id(&self, id: &str) -> Option<String> {
         stored_key(&self.tenants, id).map(str::to_string)
+    }
+
+    /// The permissions `client_id` holds in `tenant`, or None when consent was revoked.
+    pub fn permissions(&self, tenant: &str, client_id: &str) -> Option<Vec<String>> {
+        let consent = self
+            .consents
+            .get(&tenant.to_ascii_lowercase())
+            .and_then(|m| m.get(&client_id.to_ascii_lowercase()));
+        match consent {
+            Some(c) if !c.granted => None,
+            Some(Consent {
+                roles: Some(roles), ..
+            }) => Some(roles.clone()),
+            _ => Some(
+                crate::tokens::DEFAULT_PERMISSIONS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+        }
     }
 
     pub fn app(&self, client_id: &str) -> Option<&AppReg> {
