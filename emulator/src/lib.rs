@@ -19,6 +19,7 @@ pub mod entra;
 pub mod graph;
 pub mod json;
 pub mod lifecycle;
+pub mod protection;
 pub mod server;
 pub mod store;
 pub mod tls;

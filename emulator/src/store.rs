@@ -12,8 +12,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::lifecycle::{InitialController, Tenant};
+use crate::protection::{Protection, Settings};
 
 pub const STATE_FILE: &str = "state.json";
+/// Each tenant's protection objects live in `protection/<tenant>.json`, written only when
+/// that tenant changed, so that a large tenant does not make every other write large.
+pub const PROTECTION_DIR: &str = "protection";
 pub const JWT_KEY_FILE: &str = "jwt-hs256.key";
 /// The request log keeps at most this many entries (oldest dropped first).
 pub const REQUEST_LOG_CAP: usize = 50_000;
@@ -52,6 +56,11 @@ pub struct Persisted {
     /// Per tenant, per client id (lower case): consent changed through the admin API.
     #[serde(default)]
     pub consents: BTreeMap<String, BTreeMap<String, Consent>>,
+    #[serde(default)]
+    pub settings: Settings,
+    /// Per tenant id (stored spelling); persisted in [`PROTECTION_DIR`].
+    #[serde(skip)]
+    pub protection: BTreeMap<String, Protection>,
 }
 
 /// An app's consent in one tenant (admin `POST /tenants/{id}/consent`).
@@ -72,6 +81,8 @@ impl Persisted {
             tenants: BTreeMap::new(),
             apps: BTreeMap::new(),
             consents: BTreeMap::new(),
+            settings: Settings::default(),
+            protection: BTreeMap::new(),
         };
         s.tenants.insert(
             crate::demo::TENANT_ID.to_string(),
@@ -97,6 +108,13 @@ impl Persisted {
 
     pub fn tenant_id(&self, id: &str) -> Option<String> {
         stored_key(&self.tenants, id).map(str::to_string)
+    }
+
+    /// The tenant's protection objects (created on first use).
+    pub fn protection_mut(&mut self, tenant: &str) -> &mut Protection {
+        self.protection
+            .entry(tenant.to_string())
+            .or_insert_with(Protection::new)
     }
 
     /// The permissions `client_id` holds in `tenant`, or None when consent was revoked.
@@ -218,6 +236,8 @@ pub struct Emu {
     written: Mutex<u64>,
     /// The persisted state changed since `state.json` was last written.
     dirty: AtomicBool,
+    /// Tenants whose protection file is due for writing.
+    protection_dirty: Mutex<std::collections::BTreeSet<String>>,
     changed: tokio::sync::Notify,
     pub volatile: Mutex<Volatile>,
     pub jwt_key: Vec<u8>,
@@ -277,6 +297,8 @@ impl Emu {
         } else {
             Persisted::fresh(OffsetDateTime::now_utc())
         };
+        let mut state = state;
+        state.protection = load_protection(state_dir)?;
         let offset = state.clock_offset_ns;
         let emu = Self {
             clock_offset_ns: AtomicI64::new(offset),
@@ -285,6 +307,7 @@ impl Emu {
             generation: AtomicU64::new(1),
             written: Mutex::new(0),
             dirty: AtomicBool::new(false),
+            protection_dirty: Mutex::new(Default::default()),
             changed: tokio::sync::Notify::new(),
             volatile: Mutex::new(Volatile::default()),
             jwt_key,
@@ -349,11 +372,21 @@ impl Emu {
         r
     }
 
+    /// Marks a tenant's protection for writing (see [`Emu::flush`]).
+    pub fn protection_changed(&self, tenant: &str) {
+        self.protection_dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant.to_string());
+        self.changed.notify_one();
+    }
+
     /// Writes `state.json` now if anything changed since the last write (atomically, newest
     /// generation wins). Writing after every change would cost O(tenants) per Graph call, which
     /// at fleet scale made the emulator the busiest process on the machine; the server writes
     /// from [`Emu::persist_changes`] instead, and once more when it stops.
     pub fn flush(&self) -> Result<()> {
+        self.flush_protection()?;
         let (bytes, generation) = {
             let g = self.lock();
             if !self.dirty.swap(false, Ordering::SeqCst) {
@@ -365,6 +398,48 @@ impl Emu {
             )
         };
         self.write(generation, &bytes)
+    }
+
+    /// Writes the protection file of every tenant that changed since its last write. Each
+    /// file is serialized under the state lock (compact JSON: about 60 ms for 200,000 units in
+    /// a release build) and written outside it.
+    fn flush_protection(&self) -> Result<()> {
+        let tenants: Vec<String> = std::mem::take(
+            &mut *self
+                .protection_dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
+        .into_iter()
+        .collect();
+        if tenants.is_empty() {
+            return Ok(());
+        }
+        let dir = self.state_dir.join(PROTECTION_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for t in tenants {
+            let bytes = {
+                let g = self.lock();
+                match g.protection.get(&t) {
+                    Some(p) => Some(serde_json::to_vec(p)?),
+                    None => None,
+                }
+            };
+            let path = dir.join(format!("{t}.json"));
+            match bytes {
+                Some(b) => {
+                    let tmp = dir.join(format!("{t}.json.tmp"));
+                    std::fs::write(&tmp, &b)
+                        .with_context(|| format!("writing {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &path)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes changes in the background, at most one write per [`PERSIST_DELAY`].
@@ -401,6 +476,32 @@ impl Emu {
         }
         v.requests.push_back(entry);
     }
+}
+
+/// Reads every `protection/<tenant>.json`.
+fn load_protection(state_dir: &Path) -> Result<BTreeMap<String, Protection>> {
+    let dir = state_dir.join(PROTECTION_DIR);
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    for e in entries {
+        let path = e?.path();
+        let Some(tenant) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut p: Protection = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {} (delete it to start afresh)", path.display()))?;
+        p.reindex();
+        out.insert(tenant, p);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

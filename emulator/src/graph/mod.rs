@@ -4,9 +4,17 @@
 //! [`crate::protection`] (policies, units, rules, jobs); these modules only translate.
 
 pub mod error;
+mod jobs;
+mod notifications;
 pub mod odata;
+mod paging;
+mod policies;
+mod render;
+mod restore_points;
 mod root;
+mod rules;
 mod service_apps;
+mod units;
 
 use std::sync::Arc;
 
@@ -20,7 +28,8 @@ use time::OffsetDateTime;
 use crate::common::{
     BODY_LIMIT, BodyError, LogMeta, base_url, content_type, graph_json, read_body,
 };
-use crate::lifecycle::{Actor, Tenant};
+use crate::lifecycle::{Actor, BackupServiceStatus, IdentitySet, ServiceAppStatus, Tenant};
+use crate::protection::{Protection, Settings};
 use crate::store::Emu;
 use crate::tokens;
 
@@ -65,6 +74,10 @@ pub struct Caller {
 impl Caller {
     pub fn is_user(&self) -> bool {
         self.user_id.is_some()
+    }
+
+    pub fn identity(&self) -> IdentitySet {
+        self.actor().identity()
     }
 
     pub fn actor(&self) -> Actor {
@@ -120,6 +133,8 @@ pub struct Ctx {
     pub prefer_unknown: bool,
     pub now: OffsetDateTime,
     pub method: Method,
+    /// The path after the version, as sent (for `@odata.nextLink`).
+    pub raw_path: String,
     pub path: ODataPath,
     pub query: Vec<(String, String)>,
     pub body: Map<String, Value>,
@@ -416,6 +431,7 @@ pub fn serve(
         prefer_unknown: prefers_unknown_members(headers),
         now: emu.now(),
         method: method.clone(),
+        raw_path: rest.to_string(),
         path,
         query,
         body,
@@ -424,15 +440,125 @@ pub fn serve(
 }
 
 fn dispatch(ctx: &Ctx, caller: &Caller) -> GraphResult {
-    match ctx.path.set {
-        None => root::handle(ctx, caller),
-        Some("serviceApps") => service_apps::handle(ctx, caller),
-        Some(set) => Err(GraphError::new(
-            501,
-            "notSupported",
-            format!("'{set}' is not available yet in the emulator."),
-        )),
+    let Some(set) = ctx.path.set else {
+        return root::handle(ctx, caller);
+    };
+    match set {
+        "serviceApps" => service_apps::handle(ctx, caller),
+        "protectionPolicies"
+        | "sharePointProtectionPolicies"
+        | "oneDriveForBusinessProtectionPolicies"
+        | "exchangeProtectionPolicies" => policies::handle(ctx, caller),
+        "protectionUnits"
+        | "siteProtectionUnits"
+        | "driveProtectionUnits"
+        | "mailboxProtectionUnits" => units::handle_root(ctx, caller),
+        "siteInclusionRules" | "driveInclusionRules" | "mailboxInclusionRules" => {
+            rules::handle_root(ctx, caller)
+        }
+        "siteProtectionUnitsBulkAdditionJobs"
+        | "driveProtectionUnitsBulkAdditionJobs"
+        | "mailboxProtectionUnitsBulkAdditionJobs" => jobs::handle_root(ctx, caller),
+        "emailNotificationsSetting" => notifications::handle(ctx, caller),
+        "restorePoints" => restore_points::handle(ctx, caller),
+        other => Err(GraphError::bad_request(format!(
+            "Resource not found for the segment '{other}'."
+        ))),
     }
+}
+
+/// Read or write, for gating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Controller gating of protection (Graph documents no code; the emulator's choice):
+/// reads need our app registered in the tenant; writes need it `active` or `pendingInactive`
+/// (403 `accessDenied` otherwise, e.g. `pendingActive`: read-only) and the service `enabled`
+/// (403 `ServiceNotEnabled`, also when `protectionChangeLocked` or `restoreLocked`).
+fn gate(t: &Tenant, caller: &Caller, access: Access) -> GraphResult<()> {
+    if caller.admin_center {
+        return Ok(());
+    }
+    let Some(app) = t.app(&caller.app_id) else {
+        return Err(GraphError::new(
+            403,
+            "accessDenied",
+            format!(
+                "The application '{}' is not registered as a serviceApp of this tenant.",
+                caller.app_id
+            ),
+        ));
+    };
+    if access == Access::Read {
+        return Ok(());
+    }
+    match app.status {
+        ServiceAppStatus::Active | ServiceAppStatus::PendingInactive => {}
+        s => {
+            return Err(GraphError::new(
+                403,
+                "accessDenied",
+                format!(
+                    "The serviceApp is {}: only the controlling app can change protection.",
+                    s.as_str()
+                ),
+            ));
+        }
+    }
+    if t.service.status != BackupServiceStatus::Enabled {
+        return Err(GraphError::new(
+            403,
+            "ServiceNotEnabled",
+            format!(
+                "Protection cannot be changed while the backup service is {}.",
+                t.service.status.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `f` on the caller's tenant's protection after due work is applied and gating
+/// passed. Writes (and reads that applied due work) mark the tenant's protection file for
+/// writing.
+pub fn with_protection<R>(
+    ctx: &Ctx,
+    caller: &Caller,
+    access: Access,
+    f: impl FnOnce(&mut Protection, &Settings) -> GraphResult<R>,
+) -> GraphResult<R> {
+    let now = ctx.now;
+    let tid = caller.tenant.as_str();
+    let (result, touched) = ctx.emu.mutate_if(|p| {
+        let settings = p.settings.clone();
+        let Some(t) = p.tenant_mut(tid) else {
+            return (
+                (
+                    Err(unauthorized(
+                        "The token's tenant is not known to this service.",
+                    )),
+                    false,
+                ),
+                false,
+            );
+        };
+        let tenant_changed = t.advance(now);
+        if let Err(e) = gate(t, caller, access) {
+            return ((Err(e), false), tenant_changed);
+        }
+        let prot = p.protection_mut(tid);
+        let advanced = prot.advance(now, &settings);
+        let r = f(prot, &settings);
+        let touched = advanced || (access == Access::Write && r.is_ok());
+        ((r, touched), tenant_changed)
+    });
+    if touched {
+        ctx.emu.protection_changed(tid);
+    }
+    result
 }
 
 /// Runs `f` on the caller's tenant (after applying due transitions); the state is persisted
