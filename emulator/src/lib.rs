@@ -14,6 +14,7 @@
 //! ```
 
 pub mod admin;
+pub mod admin_protection;
 pub mod common;
 pub mod entra;
 pub mod graph;

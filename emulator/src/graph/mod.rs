@@ -35,6 +35,8 @@ use crate::tokens;
 
 pub use error::{GraphError, GraphResult};
 use odata::{ODataPath, PathError};
+pub use paging::MAX_TOP;
+pub use render::notifications as render_notifications;
 
 /// Permission families of the Backup Storage API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,15 +41,28 @@ pub fn page(
             .cloned()
             .collect();
         q.push(("$skiptoken".into(), format!("o{end}")));
-        format!(
-            "{}/{}{}?{}",
-            ctx.base,
-            ctx.version,
-            ctx.raw_path,
-            serde_urlencoded::to_string(&q).unwrap_or_default()
-        )
+        let query = q
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        format!("{}/{}{}?{query}", ctx.base, ctx.version, ctx.raw_path)
     });
     Ok((start, end, next))
+}
+
+/// Percent-encodes a query key or value, keeping OData's `$`, quotes and parentheses
+/// readable as Graph's own links do.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~$'(),:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// `{"@odata.context", "value", "@odata.nextLink"?}`.
