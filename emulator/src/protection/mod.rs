@@ -618,7 +618,10 @@ impl Protection {
         match u.status {
             UnitStatus::ProtectRequested if enabled => {
                 u.status = UnitStatus::Protected;
-                u.history.push((secs, None));
+                // still open when protection was never interrupted (re-activated in time)
+                if !u.history.last().is_some_and(|h| h.1.is_none()) {
+                    u.history.push((secs, None));
+                }
             }
             UnitStatus::ProtectRequested | UnitStatus::UnprotectRequested => {
                 u.status = UnitStatus::Unprotected;
@@ -956,6 +959,12 @@ impl Protection {
                     u.rule_id = Some(r.clone());
                 }
                 return Ok((i, false));
+            }
+            // a pending removal is overtaken: protection stops now and restarts when requested
+            if let Some(last) = u.history.last_mut()
+                && last.1.is_none()
+            {
+                last.1 = Some(now.unix_timestamp());
             }
             u.policy_id = pid.clone();
             u.removed = false;
