@@ -23,6 +23,9 @@ pub const JWT_KEY_FILE: &str = "jwt-hs256.key";
 pub const REQUEST_LOG_CAP: usize = 50_000;
 /// How long changes gather before `state.json` is written (a crash loses at most this much).
 pub const PERSIST_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+/// A tenant's protection file is written at the latest this long after its first unwritten
+/// change, even while changes keep coming.
+pub const PROTECTION_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An Entra app registration the token endpoint accepts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -237,7 +240,8 @@ pub struct Emu {
     /// The persisted state changed since `state.json` was last written.
     dirty: AtomicBool,
     /// Tenants whose protection file is due for writing.
-    protection_dirty: Mutex<std::collections::BTreeSet<String>>,
+    /// (first unwritten change, latest change) per tenant.
+    protection_dirty: Mutex<BTreeMap<String, (std::time::Instant, std::time::Instant)>>,
     changed: tokio::sync::Notify,
     pub volatile: Mutex<Volatile>,
     pub jwt_key: Vec<u8>,
@@ -374,10 +378,13 @@ impl Emu {
 
     /// Marks a tenant's protection for writing (see [`Emu::flush`]).
     pub fn protection_changed(&self, tenant: &str) {
+        let now = std::time::Instant::now();
         self.protection_dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant.to_string());
+            .entry(tenant.to_string())
+            .and_modify(|e| e.1 = now)
+            .or_insert((now, now));
         self.changed.notify_one();
     }
 
@@ -386,7 +393,11 @@ impl Emu {
     /// at fleet scale made the emulator the busiest process on the machine; the server writes
     /// from [`Emu::persist_changes`] instead, and once more when it stops.
     pub fn flush(&self) -> Result<()> {
-        self.flush_protection()?;
+        self.flush_protection(true)?;
+        self.flush_state()
+    }
+
+    fn flush_state(&self) -> Result<()> {
         let (bytes, generation) = {
             let g = self.lock();
             if !self.dirty.swap(false, Ordering::SeqCst) {
@@ -400,20 +411,32 @@ impl Emu {
         self.write(generation, &bytes)
     }
 
-    /// Writes the protection file of every tenant that changed since its last write. Each
-    /// file is serialized under the state lock (compact JSON: about 60 ms for 200,000 units in
-    /// a release build) and written outside it.
-    fn flush_protection(&self) -> Result<()> {
-        let tenants: Vec<String> = std::mem::take(
-            &mut *self
+    /// Writes the protection file of tenants that changed since their last write: all of them
+    /// when `all` (shutdown), otherwise those idle for [`PERSIST_DELAY`] or unwritten for
+    /// [`PROTECTION_MAX_DELAY`], so that a burst of changes to a large tenant costs one write.
+    /// Each file is serialized under the state lock and written outside it. Returns whether
+    /// some tenant is left for later.
+    fn flush_protection(&self, all: bool) -> Result<bool> {
+        let now = std::time::Instant::now();
+        let (tenants, left) = {
+            let mut dirty = self
                 .protection_dirty
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        )
-        .into_iter()
-        .collect();
+                .unwrap_or_else(|e| e.into_inner());
+            let due: Vec<String> = dirty
+                .iter()
+                .filter(|(_, (first, last))| {
+                    all || now - *last >= PERSIST_DELAY || now - *first >= PROTECTION_MAX_DELAY
+                })
+                .map(|(t, _)| t.clone())
+                .collect();
+            for t in &due {
+                dirty.remove(t);
+            }
+            (due, !dirty.is_empty())
+        };
         if tenants.is_empty() {
-            return Ok(());
+            return Ok(left);
         }
         let dir = self.state_dir.join(PROTECTION_DIR);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -439,7 +462,14 @@ impl Emu {
                 }
             }
         }
-        Ok(())
+        Ok(left)
+    }
+
+    /// [`Emu::flush`] without the busy tenants' protection files; whether some are left.
+    fn flush_background(&self) -> Result<bool> {
+        let left = self.flush_protection(false)?;
+        self.flush_state()?;
+        Ok(left)
     }
 
     /// Writes changes in the background, at most one write per [`PERSIST_DELAY`].
@@ -448,8 +478,9 @@ impl Emu {
             self.changed.notified().await;
             tokio::time::sleep(PERSIST_DELAY).await;
             let emu = self.clone();
-            match tokio::task::spawn_blocking(move || emu.flush()).await {
-                Ok(Ok(())) => {}
+            match tokio::task::spawn_blocking(move || emu.flush_background()).await {
+                Ok(Ok(true)) => self.changed.notify_one(),
+                Ok(Ok(false)) => {}
                 Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "cannot write the state"),
                 Err(e) => tracing::error!(error = %e, "state writer stopped"),
             }
