@@ -1,6 +1,7 @@
 //! The admin API's protection calls: the tenant directory, settings, per-unit errors,
 //! consent, Graph calls made by someone else (`as-admin`), and the protection part of
 //! `GET /_emulator/state`.
+#![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

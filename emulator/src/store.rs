@@ -115,9 +115,7 @@ impl Persisted {
 
     /// The tenant's protection objects (created on first use).
     pub fn protection_mut(&mut self, tenant: &str) -> &mut Protection {
-        self.protection
-            .entry(tenant.to_string())
-            .or_insert_with(Protection::new)
+        self.protection.entry(tenant.to_string()).or_default()
     }
 
     /// The permissions `client_id` holds in `tenant`, or None when consent was revoked.

@@ -1081,3 +1081,54 @@ async fn consent_and_as_admin() {
         "from the admin center"
     );
 }
+
+#[tokio::test]
+async fn protection_survives_a_restart() {
+    let s = Tenant::enabled().await;
+    let p = s.policy("sharePoint", json!([{"siteId": site()}])).await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    s.ok(
+        Method::POST,
+        &format!("/protectionPolicies/{pid}/activate"),
+        None,
+    )
+    .await;
+    s.e.advance(61).await;
+    let before = s.units_of("sharePoint", &pid).await;
+    let state_dir = s.e.handle.state_dir();
+    let Tenant { e, at, .. } = s;
+    let common::Emu { handle, dir, .. } = e;
+    handle.shutdown();
+    let handle = m365backup_emulator::spawn(m365backup_emulator::Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state_dir,
+    })
+    .unwrap();
+    let e = common::Emu {
+        client: common::client_for(&handle),
+        handle,
+        dir,
+    };
+    let r = e
+        .graph(
+            Method::GET,
+            &format!("{ROOT}/sharePointProtectionPolicies/{pid}/siteProtectionUnits"),
+            &at,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["value"].as_array().unwrap(), &before);
+    let r = e
+        .graph(
+            Method::GET,
+            &format!("{ROOT}/protectionPolicies/{pid}"),
+            &at,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.json["status"].as_str(), r.json["isEnabled"].as_bool()),
+        (Some("active"), Some(true))
+    );
+}

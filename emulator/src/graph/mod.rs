@@ -263,7 +263,7 @@ pub fn parse_dto(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-fn unauthorized(msg: &str) -> GraphError {
+fn unauthorized(msg: impl Into<String>) -> GraphError {
     GraphError::new(401, "InvalidAuthenticationToken", msg).with_header(
         "www-authenticate",
         "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
@@ -283,8 +283,7 @@ fn authenticate(emu: &Emu, headers: &HeaderMap) -> GraphResult<Caller> {
         return Err(unauthorized("Access token is empty."));
     }
     let cutoff = emu.read(|p| p.tokens_not_before_us);
-    let claims =
-        tokens::validate_access(&emu.jwt_key, token, cutoff).map_err(|m| unauthorized(&m))?;
+    let claims = tokens::validate_access(&emu.jwt_key, token, cutoff).map_err(unauthorized)?;
     let (tenant, display) = emu.read(|p| {
         (
             p.tenant_id(&claims.tid),

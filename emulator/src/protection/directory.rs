@@ -54,7 +54,7 @@ pub struct DirectoryDoc {
     pub sites: Vec<Site>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Directory {
     /// Never set: any well-formed id exists.
     pub open: bool,
@@ -75,14 +75,22 @@ fn norm(s: &str) -> String {
     s.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
-impl Directory {
-    pub fn open() -> Self {
+/// A directory that was never set is open.
+impl Default for Directory {
+    fn default() -> Self {
         Self {
             open: true,
-            ..Default::default()
+            doc: DirectoryDoc::default(),
+            users: HashMap::new(),
+            emails: HashMap::new(),
+            groups: HashMap::new(),
+            sites: HashMap::new(),
+            urls: HashMap::new(),
         }
     }
+}
 
+impl Directory {
     pub fn closed(doc: DirectoryDoc) -> Self {
         let mut d = Self {
             open: false,

@@ -391,21 +391,12 @@ pub struct Recipient {
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Starts disabled, `additionalEvents` `none`, no custom recipients.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notifications {
     pub is_enabled: bool,
     pub restore_and_policy_updates: bool,
     pub recipients: Vec<Recipient>,
-}
-
-impl Default for Notifications {
-    fn default() -> Self {
-        Self {
-            is_enabled: false,
-            restore_and_policy_updates: false,
-            recipients: Vec::new(),
-        }
-    }
 }
 
 /// Work waiting for its time.
@@ -493,11 +484,9 @@ fn retention_days(period: &str) -> i64 {
 }
 
 impl Protection {
+    /// A tenant's protection before anything was set: no objects, open directory.
     pub fn new() -> Self {
-        Self {
-            directory: Directory::open(),
-            ..Default::default()
-        }
+        Self::default()
     }
 
     /// Rebuilds the indexes after loading from disk.
@@ -654,7 +643,7 @@ impl Protection {
             UnitStatus::ProtectRequested if enabled => {
                 u.status = UnitStatus::Protected;
                 // still open when protection was never interrupted (re-activated in time)
-                if !u.history.last().is_some_and(|h| h.1.is_none()) {
+                if u.history.last().is_none_or(|h| h.1.is_some()) {
                     u.history.push((secs, None));
                 }
             }
@@ -1643,7 +1632,7 @@ impl Protection {
 
     fn complete_job(&mut self, id: &str, at: OffsetDateTime, settings: &Settings) {
         let Some(ji) = self.job_index(id) else { return };
-        let job = std::mem::replace(&mut self.jobs[ji].ids, Vec::new());
+        let job = std::mem::take(&mut self.jobs[ji].ids);
         let names = std::mem::take(&mut self.jobs[ji].names);
         let (w, pid, by) = {
             let j = &self.jobs[ji];

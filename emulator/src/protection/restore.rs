@@ -21,6 +21,7 @@ pub struct RestorePoint {
 
 /// Points of one unit taken in `[from, to]` (`to` capped at `now`), newest first, at most
 /// `limit`. `history` = intervals during which the unit was protected (`None` = still is).
+#[allow(clippy::too_many_arguments)]
 pub fn points(
     unit_id: &str,
     history: &[(i64, Option<i64>)],
