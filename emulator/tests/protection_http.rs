@@ -1132,3 +1132,230 @@ async fn protection_survives_a_restart() {
         (Some("active"), Some(true))
     );
 }
+
+#[tokio::test]
+async fn root_sets_filters_counts_unit_errors_and_settings() {
+    let s = Tenant::enabled().await;
+    let generated =
+        s.e.admin_ok(
+            Method::POST,
+            &format!("/_emulator/tenants/{}/directory/generate", s.t),
+            Some(json!({"users": 30, "groups": 3, "sites": 4})),
+        )
+        .await;
+    assert_eq!(
+        (generated["users"].as_u64(), generated["open"].as_bool()),
+        (Some(30), Some(false))
+    );
+    let head: String = s.t.chars().take(18).collect();
+    let user = |i: usize| format!("{head}-8001-{i:012x}");
+    let p = s
+        .policy(
+            "exchange",
+            json!([{"directoryObjectId": user(0)}, {"directoryObjectId": user(1)}]),
+        )
+        .await;
+    let pid = p["id"].as_str().unwrap().to_string();
+    let r = s.call(Method::POST, "/exchangeProtectionPolicies", Some(json!({"displayName": "x", "mailboxProtectionUnits": [{"directoryObjectId": new_id()}]}))).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "InvalidProtectionUnitId"),
+        "closed directory"
+    );
+    // rules and jobs are readable at the root, not writable there
+    s.ok(Method::POST, &format!("/exchangeProtectionPolicies/{pid}/mailboxInclusionRules"), Some(json!({"mailboxExpression": format!("(memberOf -any (group.id -in ['{head}-8002-000000000001']))")}))).await;
+    let rules = s.ok(Method::GET, "/mailboxInclusionRules", None).await;
+    assert_eq!(rules["value"].as_array().unwrap().len(), 1);
+    let r = s
+        .call(Method::POST, "/mailboxInclusionRules", Some(json!({})))
+        .await;
+    assert_eq!(r.status, 405);
+    assert!(
+        s.ok(Method::GET, "/siteProtectionUnitsBulkAdditionJobs", None)
+            .await["value"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.call(
+            Method::POST,
+            "/protectionPolicies",
+            Some(json!({"displayName": "x"}))
+        )
+        .await
+        .status,
+        405
+    );
+    let r = s
+        .call(Method::GET, "/protectionPolicies/$count", None)
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (200, "1"));
+    // root unit sets and filters
+    s.ok(
+        Method::POST,
+        &format!("/protectionPolicies/{pid}/activate"),
+        None,
+    )
+    .await;
+    s.e.advance(61).await;
+    let all = s.ok(Method::GET, "/mailboxProtectionUnits", None).await;
+    assert_eq!(
+        all["value"].as_array().unwrap().len(),
+        11,
+        "users 0 and 1, and group 1 (1, 4, … 28)"
+    );
+    // the rule's units started their own batch when the rule completed
+    s.e.advance(200).await;
+    let r = s
+        .ok(
+            Method::GET,
+            "/protectionUnits?$filter=status eq 'protected'",
+            None,
+        )
+        .await;
+    assert_eq!(r["value"].as_array().unwrap().len(), 11);
+    let r = s
+        .ok(
+            Method::GET,
+            "/protectionUnits?$filter=status eq 'protectRequested'",
+            None,
+        )
+        .await;
+    assert!(r["value"].as_array().unwrap().is_empty());
+    let r = s
+        .call(
+            Method::GET,
+            "/protectionUnits?$filter=displayName eq 'x'",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = s
+        .call(Method::GET, "/protectionUnits/not-an-id", None)
+        .await;
+    assert_eq!((r.status, r.code()), (400, "InvalidProtectionUnitId"));
+    let r = s
+        .call(Method::GET, &format!("/protectionUnits/{}", new_id()), None)
+        .await;
+    assert_eq!((r.status, r.code()), (404, "ProtectionUnitNotFound"));
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/siteProtectionUnits/{}/offboard", new_id()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "offboard is bound to protectionUnits only");
+    // delegated reads fill the computed fields
+    let first = all["value"][0]["id"].as_str().unwrap().to_string();
+    let r =
+        s.e.graph(
+            Method::GET,
+            &format!("{ROOT}/protectionUnits/{first}"),
+            &s.ut,
+            None,
+        )
+        .await;
+    assert!(
+        r.json["email"]
+            .as_str()
+            .unwrap()
+            .ends_with(".onmicrosoft.com")
+    );
+    assert_eq!(
+        all["value"][0]["email"],
+        Value::Null,
+        "app-only: not filled"
+    );
+    // a unit error makes the policy activeWithErrors
+    s.e.admin_ok(
+        Method::POST,
+        &format!("/_emulator/tenants/{}/unit-errors", s.t),
+        Some(json!({"unit_ids": [first], "code": "QuotaExceeded"})),
+    )
+    .await;
+    let got = s
+        .ok(Method::GET, &format!("/protectionPolicies/{pid}"), None)
+        .await;
+    assert_eq!(got["status"], "activeWithErrors");
+    let u = s
+        .ok(Method::GET, &format!("/protectionUnits/{first}"), None)
+        .await;
+    assert_eq!(u["error"]["code"], "QuotaExceeded");
+    // removed units can stay listed as unprotected
+    s.e.admin_ok(Method::PUT, "/_emulator/settings", Some(json!({"removed_units_stay_listed": true, "protect_seconds": 5, "protect_seconds_per_100": 0}))).await;
+    let manual = all["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["protectionSources"] == "manual")
+        .unwrap()["id"]
+        .clone();
+    let r = s
+        .call(
+            Method::PATCH,
+            &format!("/exchangeProtectionPolicies/{pid}"),
+            Some(json!({"mailboxProtectionUnits@delta": [{"@removed": {}, "id": manual}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    s.e.advance(6).await;
+    let units = s.units_of("exchange", &pid).await;
+    let removed = units
+        .iter()
+        .find(|u| u["id"] == manual)
+        .expect("still listed");
+    assert_eq!(
+        (
+            removed["status"].as_str(),
+            removed["protectionSources"].as_str()
+        ),
+        (Some("unprotected"), Some("none"))
+    );
+    // cancelOffboard only for offboarding units
+    let r =
+        s.e.graph(
+            Method::POST,
+            &format!(
+                "{ROOT}/protectionUnits/{}/cancelOffboard",
+                manual.as_str().unwrap()
+            ),
+            &s.ut,
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "OperationNotAllowed"));
+    let r =
+        s.e.graph(
+            Method::POST,
+            &format!(
+                "{ROOT}/protectionUnits/{}/offboard",
+                manual.as_str().unwrap()
+            ),
+            &s.ut,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r =
+        s.e.graph_v(
+            "v1.0",
+            Method::POST,
+            &format!(
+                "{ROOT}/protectionUnits/{}/cancelOffboard",
+                manual.as_str().unwrap()
+            ),
+            &s.ut,
+            None,
+            &PREFER,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json["status"].as_str()),
+        (200, Some("cancelOffboardRequested"))
+    );
+    // the state summary counts units by policy and status
+    let st = s.e.admin_ok(Method::GET, "/_emulator/state", None).await;
+    assert_eq!(st["tenants"][&s.t]["protection"]["unitCount"], 11);
+}
