@@ -31,7 +31,11 @@
 //! - while the grace period after deleting the active app runs, the serviceStatus stays
 //!   `enabled` with `gracePeriodDateTime` set and `disableReason` = `controllerServiceAppDeleted`;
 //!   when it ends with no controller the service becomes `disabled`, reason `userRequested`,
-//!   `restoreAllowedTillDateTime` = end of grace + 30 days.
+//!   `restoreAllowedTillDateTime` = end of grace + 30 days;
+//! - an invalid billing profile reported while the service is `enabled` locks it at once
+//!   (`protectionChangeLocked`, reason `invalidBillingProfile`; the admin API then deactivates
+//!   the tenant's policies) and 30 days later it is `restoreLocked`; a successful `enable`
+//!   unlocks.
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};

@@ -13,7 +13,7 @@
 //!   `removed_units_stay_listed` keeps it listed instead), `offboardRequested` -> `offboarded`,
 //!   `cancelOffboardRequested` -> `unprotected`; units added to an inactive policy are
 //!   `unprotected` at once;
-//! - policy status is the aggregate of its units (§4.3), with `updating` also while an
+//! - policy status is the aggregate of its units (as documented for protectionPolicyBase), with `updating` also while an
 //!   activation or deactivation is being processed; an enabled policy without units is
 //!   `active`; a unit with an `error` makes it `activeWithErrors`;
 //! - `isEnabled` is true from activate to deactivate; activating an enabled policy or
@@ -565,7 +565,7 @@ impl Protection {
         Duration::days(days)
     }
 
-    /// Policy status as §4.3 defines it, from its units.
+    /// Policy status as Graph documents it for protectionPolicyBase, from its units.
     pub fn policy_status(&self, p: &Policy, now: OffsetDateTime) -> &'static str {
         if p.busy_until.is_some_and(|t| t > now) {
             return "updating";
