@@ -48,6 +48,9 @@ pub const MAX_UNITS_PER_REQUEST: usize = 50;
 /// At most this many inputs in one bulk addition job.
 pub const MAX_JOB_INPUTS: usize = 50_000;
 pub const MAX_DISPLAY_NAME: usize = 1024;
+/// At most this many users are protected through one dynamic rule; the rest are reported
+/// in the rule's `error` (`completedWithErrors`).
+pub const MAX_DYNAMIC_RULE_USERS: usize = 6000;
 /// Retention periods Graph accepts for the weekly (`R/P1W`) tier.
 pub const RETENTION_PERIODS: &[&str] = &[
     "P90D", "P180D", "P365D", "P730D", "P1095D", "P1460D", "P1825D", "P2190D", "P2555D", "P2920D",
@@ -1516,7 +1519,12 @@ impl Protection {
     /// longer selects.
     fn apply_rule(&mut self, ri: usize, at: OffsetDateTime, settings: &Settings) {
         let r = self.rules[ri].clone();
-        let (selected, missing) = self.evaluate(&r);
+        let (mut selected, missing) = self.evaluate(&r);
+        let over: Vec<String> = if r.dynamic && selected.len() > MAX_DYNAMIC_RULE_USERS {
+            selected.split_off(MAX_DYNAMIC_RULE_USERS)
+        } else {
+            Vec::new()
+        };
         let Some(pi) = self.policy_index(&r.policy_id) else {
             return;
         };
@@ -1547,6 +1555,13 @@ impl Protection {
         if r.dynamic {
             let keep: std::collections::HashSet<String> = selected.iter().map(|s| key(s)).collect();
             self.unprotect_rule_units(&r.id, Some(&keep), at, settings);
+        }
+        for u in over {
+            details.push(ErrorDetail {
+                code: "DynamicRuleUserLimitExceeded".into(),
+                message: format!("A dynamic rule protects at most {MAX_DYNAMIC_RULE_USERS} users."),
+                target: u,
+            });
         }
         for g in missing {
             details.push(ErrorDetail {
@@ -1749,5 +1764,69 @@ fn failed(item: DeltaItem, e: LcError) -> ItemOutcome {
         status: e.status,
         code: e.code,
         message: e.message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::directory::{DirectoryDoc, Group, User};
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-03-01 00:00:00 UTC);
+
+    #[test]
+    fn delays_grow_per_started_hundred_units() {
+        let s = Settings::default();
+        assert_eq!(s.delay(0), Duration::seconds(60));
+        assert_eq!(s.delay(1), Duration::seconds(61));
+        assert_eq!(s.delay(100), Duration::seconds(61));
+        assert_eq!(s.delay(101), Duration::seconds(62));
+        assert_eq!(s.delay(50_000), Duration::seconds(560));
+    }
+
+    #[test]
+    fn a_dynamic_rule_protects_at_most_6000_users() {
+        let users: Vec<User> = (0..6005)
+            .map(|i| User {
+                id: format!("00000000-0000-4000-8000-{i:012}"),
+                email: None,
+                display_name: None,
+                mailbox: true,
+                drive: true,
+            })
+            .collect();
+        let group = "00000000-0000-4000-9000-000000000000";
+        let doc = DirectoryDoc {
+            groups: vec![Group {
+                id: group.into(),
+                members: users.iter().map(|u| u.id.clone()).collect(),
+            }],
+            users,
+            sites: Vec::new(),
+        };
+        let s = Settings::default();
+        let who = IdentitySet::default();
+        let mut p = Protection::new();
+        p.directory = Directory::closed(doc);
+        let (pi, _) = p
+            .create_policy(
+                Workload::Exchange,
+                Some("p"),
+                None,
+                Vec::new(),
+                &who,
+                T0,
+                &s,
+            )
+            .unwrap();
+        let expr = format!("(memberOf -any (group.id -in ['{group}']))");
+        let ri = p.create_rule(pi, &expr, true, &who, T0, &s).unwrap();
+        p.advance(T0 + Duration::hours(1), &s);
+        assert_eq!(p.rules[ri].status, RuleStatus::CompletedWithErrors);
+        let e = p.rules[ri].error.as_ref().unwrap();
+        assert_eq!(e.details.len(), 5);
+        assert_eq!(e.details[0].code, "DynamicRuleUserLimitExceeded");
+        assert_eq!(p.units.len(), MAX_DYNAMIC_RULE_USERS);
     }
 }
