@@ -3,7 +3,7 @@
 //! non-zero if any request fails or answers an unexpected status.
 //!
 //! `cargo run --release -p m365backup-emulator --example load -- --url URL --ca CA.pem`
-//! (see scripts/emulator-load.sh).
+//! (see the emulator's README, "Load test").
 
 use std::path::PathBuf;
 use std::sync::Arc;

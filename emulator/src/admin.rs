@@ -194,9 +194,13 @@ pub async fn put_tenant(
         let key = p.tenant_id(&tenant_id).unwrap_or(tenant_id.clone());
         let t = Tenant::new(key.clone(), controller, now);
         let out = tenant_json(&t);
-        p.tenants.insert(key, t);
-        out
+        p.tenants.insert(key.clone(), t);
+        p.protection.remove(&key);
+        p.consents.remove(&key.to_ascii_lowercase());
+        (out, key)
     });
+    let (out, key) = out;
+    emu.protection_changed(&key);
     plain_json(StatusCode::OK, &out)
 }
 
@@ -295,6 +299,30 @@ pub async fn billing_profile(
         (_, Some(true)) | (Some(true), None) => BillingProfile::Valid,
         (None, None) => return bad("'valid' (a boolean) is required"),
     };
+    // An invalid profile on an enabled tenant locks protection changes and deactivates
+    // every policy at once (the service status page's billing case).
+    let now = emu.now();
+    let locked = emu.mutate(|p| {
+        let Some(key) = p.tenant_id(&tenant_id) else {
+            return false;
+        };
+        let settings = p.settings.clone();
+        let t = p.tenant_mut(&key).expect("exists");
+        if profile != BillingProfile::Invalid || !t.lock_for_billing(now) {
+            return false;
+        }
+        let by = crate::lifecycle::IdentitySet {
+            user: Some(crate::demo::ADMIN_USER_ID.to_string()),
+            ..Default::default()
+        };
+        let prot = p.protection_mut(&key);
+        prot.advance(now, &settings);
+        prot.deactivate_all(&by, now, &settings);
+        true
+    });
+    if locked && let Some(key) = emu.read(|p| p.tenant_id(&tenant_id)) {
+        emu.protection_changed(&key);
+    }
     on_tenant(&emu, &tenant_id, |t, _| {
         t.set_billing(profile);
         Ok(())
@@ -419,17 +447,33 @@ pub async fn clear_requests(State(emu): State<Arc<Emu>>) -> Response {
     plain_json(StatusCode::OK, &json!([]))
 }
 
-pub async fn get_state(State(emu): State<Arc<Emu>>) -> Response {
+pub async fn get_state(
+    State(emu): State<Arc<Emu>>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
     let now = emu.now();
-    let tenants = emu.mutate_if(|p| {
+    let full = q.get("full").is_some_and(|v| v == "1" || v == "true");
+    let (tenants, advanced) = emu.mutate_if(|p| {
         let mut changed = false;
+        let mut advanced = Vec::new();
         let mut tenants = serde_json::Map::new();
+        let settings = p.settings.clone();
         for (id, t) in p.tenants.iter_mut() {
             changed |= t.advance(now);
-            tenants.insert(id.clone(), tenant_json(t));
+            let mut v = tenant_json(t);
+            if let Some(prot) = p.protection.get_mut(id) {
+                if prot.advance(now, &settings) {
+                    advanced.push(id.clone());
+                }
+                v["protection"] = crate::admin_protection::summary(prot, now, full);
+            }
+            tenants.insert(id.clone(), v);
         }
-        (tenants, changed)
+        ((tenants, advanced), changed)
     });
+    for t in advanced {
+        emu.protection_changed(&t);
+    }
     plain_json(
         StatusCode::OK,
         &json!({ "now": json::rfc3339(now), "tenants": tenants }),

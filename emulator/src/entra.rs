@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::common::{BodyError, LogMeta, ReqIds, base_url, content_type, plain_json, read_body};
 use crate::store::{AppReg, AuthCode, DeviceCode, Emu, random_token};
-use crate::tokens::{self, CONTROL_PERMISSION, GRAPH_RESOURCE, Kind};
+use crate::tokens::{self, GRAPH_RESOURCE, Kind};
 
 const FORM_LIMIT: usize = 1024 * 1024;
 const DEVICE_CODE_LIFETIME: time::Duration = time::Duration::minutes(15);
@@ -337,19 +337,58 @@ fn token_response(
     v
 }
 
-fn delegated_scope(resource: &str) -> (String, String) {
-    // (scp claim, scope string in the response)
-    if resource == GRAPH_RESOURCE {
-        (
-            CONTROL_PERMISSION.to_string(),
-            format!("{GRAPH_RESOURCE}/{CONTROL_PERMISSION}"),
-        )
-    } else {
-        (
-            "user_impersonation".to_string(),
-            format!("{resource}/user_impersonation"),
-        )
+/// The permissions granted to `client_id` for `resource` in tenant `tid`. Graph is the only
+/// resource a tenant of the emulator has: any other is refused as Entra refuses a resource
+/// whose service principal is missing (AADSTS500011). Revoked consent (admin API) is
+/// AADSTS700016 for app-only grants and AADSTS65001 for delegated ones.
+fn granted(
+    emu: &Emu,
+    tid: &str,
+    client_id: &str,
+    resource: &str,
+    delegated: bool,
+) -> Result<Vec<String>, EntraError> {
+    if resource != GRAPH_RESOURCE {
+        return Err(err(
+            400,
+            "invalid_resource",
+            500011,
+            format!(
+                "The resource principal named {resource} was not found in the tenant named {tid}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+            ),
+        ));
     }
+    match emu.read(|p| p.permissions(tid, client_id)) {
+        Some(p) => Ok(p),
+        None if delegated => Err(err(
+            400,
+            "invalid_grant",
+            65001,
+            format!(
+                "The user or administrator has not consented to use the application with ID '{client_id}'. Send an interactive authorization request for this user and resource."
+            ),
+        )),
+        None => Err(err(
+            400,
+            "unauthorized_client",
+            700016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tid}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        )),
+    }
+}
+
+/// (scp claim, scope string in the response) for delegated permissions.
+fn delegated_scope(permissions: &[String]) -> (String, String) {
+    (
+        permissions.join(" "),
+        permissions
+            .iter()
+            .map(|p| format!("{GRAPH_RESOURCE}/{p}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// Issues the user tokens of a completed sign-in (device code, authorization code).
@@ -366,7 +405,7 @@ fn user_tokens(
         known_tenant(emu, sign_in_tenant).ok_or_else(|| unknown_tenant(sign_in_tenant))?
     };
     let resource = tokens::scope_resource(scope);
-    let (scp, scope_out) = delegated_scope(&resource);
+    let (scp, scope_out) = delegated_scope(&granted(emu, &tid, &app.client_id, &resource, true)?);
     let access = tokens::issue_access(
         &emu.jwt_key,
         &tid,
@@ -471,15 +510,14 @@ async fn token_inner(
             }
             authenticate_client(&app, &form, true)?;
             let resource = tokens::scope_resource(scope);
+            let roles = granted(emu, &tid, &app.client_id, &resource, false)?;
             let access = tokens::issue_access(
                 &emu.jwt_key,
                 &tid,
                 &app.client_id,
                 app.display_name.as_deref(),
                 &resource,
-                Kind::App {
-                    roles: vec![CONTROL_PERMISSION.to_string()],
-                },
+                Kind::App { roles },
             );
             meta.tenant = Some(tid);
             let mut v = token_response(access, "", None, false);
@@ -539,7 +577,8 @@ async fn token_inner(
                 .cloned()
                 .unwrap_or_else(|| claims.scope.clone());
             let resource = tokens::scope_resource(&scope);
-            let (scp, scope_out) = delegated_scope(&resource);
+            let (scp, scope_out) =
+                delegated_scope(&granted(emu, &tid, &app.client_id, &resource, true)?);
             let access = tokens::issue_access(
                 &emu.jwt_key,
                 &tid,
@@ -997,15 +1036,22 @@ pub async fn managed_identity(
         );
     };
     let audience = tokens::scope_resource(&format!("{}/.default", resource.trim_end_matches('/')));
+    let roles = match granted(&emu, &tid, &app.client_id, &audience, false) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                StatusCode::BAD_REQUEST,
+                &format!("AADSTS{}: {}", e.code, e.description),
+            );
+        }
+    };
     let access = tokens::issue_access(
         &emu.jwt_key,
         &tid,
         &app.client_id,
         app.display_name.as_deref(),
         &audience,
-        Kind::App {
-            roles: vec![CONTROL_PERMISSION.to_string()],
-        },
+        Kind::App { roles },
     );
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let expires_on = (now + access.expires_in).to_string();

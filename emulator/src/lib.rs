@@ -1,5 +1,7 @@
 //! `m365backup-emulator`: a local stand-in for the Microsoft Graph Backup Storage control
-//! plane (`/v1.0` and `/beta` `solutions/backupRestore`), the Entra ID token endpoint and an
+//! plane and protection API (`/v1.0` and `/beta` `solutions/backupRestore`: serviceApps,
+//! policies, units, inclusion rules, bulk jobs, notifications, restore points), the Entra ID
+//! token endpoint and an
 //! App Service-style managed identity endpoint, over HTTPS with a throwaway CA, plus a
 //! virtual clock and an admin API under `/_emulator`.
 //!
@@ -14,11 +16,13 @@
 //! ```
 
 pub mod admin;
+pub mod admin_protection;
 pub mod common;
 pub mod entra;
 pub mod graph;
 pub mod json;
 pub mod lifecycle;
+pub mod protection;
 pub mod server;
 pub mod store;
 pub mod tls;

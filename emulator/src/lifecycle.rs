@@ -31,7 +31,11 @@
 //! - while the grace period after deleting the active app runs, the serviceStatus stays
 //!   `enabled` with `gracePeriodDateTime` set and `disableReason` = `controllerServiceAppDeleted`;
 //!   when it ends with no controller the service becomes `disabled`, reason `userRequested`,
-//!   `restoreAllowedTillDateTime` = end of grace + 30 days.
+//!   `restoreAllowedTillDateTime` = end of grace + 30 days;
+//! - an invalid billing profile reported while the service is `enabled` locks it at once
+//!   (`protectionChangeLocked`, reason `invalidBillingProfile`; the admin API then deactivates
+//!   the tenant's policies) and 30 days later it is `restoreLocked`; a successful `enable`
+//!   unlocks.
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -260,6 +264,9 @@ pub struct Tenant {
     pub grace_ends: Option<OffsetDateTime>,
     #[serde(default)]
     pub billing: BillingProfile,
+    /// A billing lock (`protectionChangeLocked`) becomes `restoreLocked` then.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub restore_lock_at: Option<OffsetDateTime>,
 }
 
 /// A refused operation: HTTP status plus Graph error code and message.
@@ -349,6 +356,7 @@ impl Tenant {
             pending: None,
             grace_ends: None,
             billing: BillingProfile::Valid,
+            restore_lock_at: None,
         }
     }
 
@@ -392,6 +400,16 @@ impl Tenant {
     /// Returns whether anything changed.
     pub fn advance(&mut self, now: OffsetDateTime) -> bool {
         let mut changed = false;
+        if let Some(at) = self.restore_lock_at
+            && at <= now
+        {
+            self.restore_lock_at = None;
+            if self.service.status == BackupServiceStatus::ProtectionChangeLocked {
+                self.service.status = BackupServiceStatus::RestoreLocked;
+                self.service.last_modified_date_time = at;
+            }
+            changed = true;
+        }
         loop {
             let pending_at = self.pending.as_ref().map(|p| p.effective);
             let grace_at = self.grace_ends;
@@ -720,6 +738,7 @@ impl Tenant {
             last_modified_by: actor.identity(),
         };
         self.grace_ends = None;
+        self.restore_lock_at = None;
         Ok(self.service.clone())
     }
 
@@ -783,6 +802,22 @@ impl Tenant {
     /// Admin: the billing profile the next `enable` sees.
     pub fn set_billing(&mut self, profile: BillingProfile) {
         self.billing = profile;
+    }
+
+    /// Admin: the billing profile turned invalid while the service is `enabled`: protection
+    /// changes lock at once and restores [`RESTORE_PERIOD`] later (the caller deactivates the
+    /// policies). Returns whether the lock started.
+    pub fn lock_for_billing(&mut self, now: OffsetDateTime) -> bool {
+        let now = to_ticks(now);
+        self.advance(now);
+        if self.service.status != BackupServiceStatus::Enabled {
+            return false;
+        }
+        self.service.status = BackupServiceStatus::ProtectionChangeLocked;
+        self.service.disable_reason = DisableReason::InvalidBillingProfile;
+        self.service.last_modified_date_time = now;
+        self.restore_lock_at = Some(now + RESTORE_PERIOD);
+        true
     }
 }
 

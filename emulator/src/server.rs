@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 use crate::common::{DropConnection, LogMeta, ReqIds, graph_error, plain_json};
 use crate::store::{Emu, Fault, LogEntry};
-use crate::{admin, entra, graph, json};
+use crate::{admin, admin_protection, entra, graph, json};
 
 pub fn router(emu: Arc<Emu>) -> Router {
     let admin_routes = Router::new()
@@ -51,6 +51,30 @@ pub fn router(emu: Arc<Emu>) -> Router {
             get(admin::get_requests).delete(admin::clear_requests),
         )
         .route("/state", get(admin::get_state))
+        .route(
+            "/settings",
+            get(admin_protection::get_settings).put(admin_protection::put_settings),
+        )
+        .route(
+            "/tenants/{tenant_id}/directory",
+            put(admin_protection::put_directory),
+        )
+        .route(
+            "/tenants/{tenant_id}/directory/generate",
+            post(admin_protection::generate_directory),
+        )
+        .route(
+            "/tenants/{tenant_id}/unit-errors",
+            post(admin_protection::unit_errors),
+        )
+        .route(
+            "/tenants/{tenant_id}/consent",
+            post(admin_protection::consent),
+        )
+        .route(
+            "/tenants/{tenant_id}/as-admin",
+            post(admin_protection::as_admin),
+        )
         .fallback(admin::not_found)
         .method_not_allowed_fallback(|| async {
             crate::common::admin_error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
@@ -221,6 +245,20 @@ async fn front(State(emu): State<Arc<Emu>>, mut req: Request, next: Next) -> Res
         request_id,
     };
     req.extensions_mut().insert(ids.clone());
+    crate::graph::error::REQUEST_IDS
+        .scope(ids.clone(), front_scoped(emu, req, next, ids, path, method))
+        .await
+}
+
+/// The front layer inside the request-id scope.
+async fn front_scoped(
+    emu: Arc<Emu>,
+    req: Request,
+    next: Next,
+    ids: ReqIds,
+    path: String,
+    method: String,
+) -> Response {
     if path == "/_emulator" || path.starts_with("/_emulator/") {
         return next.run(req).await;
     }

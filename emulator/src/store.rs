@@ -12,13 +12,20 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::lifecycle::{InitialController, Tenant};
+use crate::protection::{Protection, Settings};
 
 pub const STATE_FILE: &str = "state.json";
+/// Each tenant's protection objects live in `protection/<tenant>.json`, written only when
+/// that tenant changed, so that a large tenant does not make every other write large.
+pub const PROTECTION_DIR: &str = "protection";
 pub const JWT_KEY_FILE: &str = "jwt-hs256.key";
 /// The request log keeps at most this many entries (oldest dropped first).
 pub const REQUEST_LOG_CAP: usize = 50_000;
 /// How long changes gather before `state.json` is written (a crash loses at most this much).
 pub const PERSIST_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+/// A tenant's protection file is written at the latest this long after its first unwritten
+/// change, even while changes keep coming.
+pub const PROTECTION_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An Entra app registration the token endpoint accepts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,6 +56,23 @@ pub struct Persisted {
     pub tokens_not_before_us: i64,
     pub tenants: BTreeMap<String, Tenant>,
     pub apps: BTreeMap<String, AppReg>,
+    /// Per tenant, per client id (lower case): consent changed through the admin API.
+    #[serde(default)]
+    pub consents: BTreeMap<String, BTreeMap<String, Consent>>,
+    #[serde(default)]
+    pub settings: Settings,
+    /// Per tenant id (stored spelling); persisted in [`PROTECTION_DIR`].
+    #[serde(skip)]
+    pub protection: BTreeMap<String, Protection>,
+}
+
+/// An app's consent in one tenant (admin `POST /tenants/{id}/consent`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Consent {
+    pub granted: bool,
+    /// Only these permissions (None: the default set).
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 impl Persisted {
@@ -59,6 +83,9 @@ impl Persisted {
             tokens_not_before_us: 0,
             tenants: BTreeMap::new(),
             apps: BTreeMap::new(),
+            consents: BTreeMap::new(),
+            settings: Settings::default(),
+            protection: BTreeMap::new(),
         };
         s.tenants.insert(
             crate::demo::TENANT_ID.to_string(),
@@ -84,6 +111,31 @@ impl Persisted {
 
     pub fn tenant_id(&self, id: &str) -> Option<String> {
         stored_key(&self.tenants, id).map(str::to_string)
+    }
+
+    /// The tenant's protection objects (created on first use).
+    pub fn protection_mut(&mut self, tenant: &str) -> &mut Protection {
+        self.protection.entry(tenant.to_string()).or_default()
+    }
+
+    /// The permissions `client_id` holds in `tenant`, or None when consent was revoked.
+    pub fn permissions(&self, tenant: &str, client_id: &str) -> Option<Vec<String>> {
+        let consent = self
+            .consents
+            .get(&tenant.to_ascii_lowercase())
+            .and_then(|m| m.get(&client_id.to_ascii_lowercase()));
+        match consent {
+            Some(c) if !c.granted => None,
+            Some(Consent {
+                roles: Some(roles), ..
+            }) => Some(roles.clone()),
+            _ => Some(
+                crate::tokens::DEFAULT_PERMISSIONS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            ),
+        }
     }
 
     pub fn app(&self, client_id: &str) -> Option<&AppReg> {
@@ -185,6 +237,9 @@ pub struct Emu {
     written: Mutex<u64>,
     /// The persisted state changed since `state.json` was last written.
     dirty: AtomicBool,
+    /// Tenants whose protection file is due for writing.
+    /// (first unwritten change, latest change) per tenant.
+    protection_dirty: Mutex<BTreeMap<String, (std::time::Instant, std::time::Instant)>>,
     changed: tokio::sync::Notify,
     pub volatile: Mutex<Volatile>,
     pub jwt_key: Vec<u8>,
@@ -244,6 +299,8 @@ impl Emu {
         } else {
             Persisted::fresh(OffsetDateTime::now_utc())
         };
+        let mut state = state;
+        state.protection = load_protection(state_dir)?;
         let offset = state.clock_offset_ns;
         let emu = Self {
             clock_offset_ns: AtomicI64::new(offset),
@@ -252,6 +309,7 @@ impl Emu {
             generation: AtomicU64::new(1),
             written: Mutex::new(0),
             dirty: AtomicBool::new(false),
+            protection_dirty: Mutex::new(Default::default()),
             changed: tokio::sync::Notify::new(),
             volatile: Mutex::new(Volatile::default()),
             jwt_key,
@@ -316,11 +374,28 @@ impl Emu {
         r
     }
 
+    /// Marks a tenant's protection for writing (see [`Emu::flush`]).
+    pub fn protection_changed(&self, tenant: &str) {
+        let now = std::time::Instant::now();
+        self.protection_dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tenant.to_string())
+            .and_modify(|e| e.1 = now)
+            .or_insert((now, now));
+        self.changed.notify_one();
+    }
+
     /// Writes `state.json` now if anything changed since the last write (atomically, newest
     /// generation wins). Writing after every change would cost O(tenants) per Graph call, which
     /// at fleet scale made the emulator the busiest process on the machine; the server writes
     /// from [`Emu::persist_changes`] instead, and once more when it stops.
     pub fn flush(&self) -> Result<()> {
+        self.flush_protection(true)?;
+        self.flush_state()
+    }
+
+    fn flush_state(&self) -> Result<()> {
         let (bytes, generation) = {
             let g = self.lock();
             if !self.dirty.swap(false, Ordering::SeqCst) {
@@ -334,14 +409,76 @@ impl Emu {
         self.write(generation, &bytes)
     }
 
+    /// Writes the protection file of tenants that changed since their last write: all of them
+    /// when `all` (shutdown), otherwise those idle for [`PERSIST_DELAY`] or unwritten for
+    /// [`PROTECTION_MAX_DELAY`], so that a burst of changes to a large tenant costs one write.
+    /// Each file is serialized under the state lock and written outside it. Returns whether
+    /// some tenant is left for later.
+    fn flush_protection(&self, all: bool) -> Result<bool> {
+        let now = std::time::Instant::now();
+        let (tenants, left) = {
+            let mut dirty = self
+                .protection_dirty
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due: Vec<String> = dirty
+                .iter()
+                .filter(|(_, (first, last))| {
+                    all || now - *last >= PERSIST_DELAY || now - *first >= PROTECTION_MAX_DELAY
+                })
+                .map(|(t, _)| t.clone())
+                .collect();
+            for t in &due {
+                dirty.remove(t);
+            }
+            (due, !dirty.is_empty())
+        };
+        if tenants.is_empty() {
+            return Ok(left);
+        }
+        let dir = self.state_dir.join(PROTECTION_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        for t in tenants {
+            let bytes = {
+                let g = self.lock();
+                match g.protection.get(&t) {
+                    Some(p) => Some(serde_json::to_vec(p)?),
+                    None => None,
+                }
+            };
+            let path = dir.join(format!("{t}.json"));
+            match bytes {
+                Some(b) => {
+                    let tmp = dir.join(format!("{t}.json.tmp"));
+                    std::fs::write(&tmp, &b)
+                        .with_context(|| format!("writing {}", tmp.display()))?;
+                    std::fs::rename(&tmp, &path)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                None => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        Ok(left)
+    }
+
+    /// [`Emu::flush`] without the busy tenants' protection files; whether some are left.
+    fn flush_background(&self) -> Result<bool> {
+        let left = self.flush_protection(false)?;
+        self.flush_state()?;
+        Ok(left)
+    }
+
     /// Writes changes in the background, at most one write per [`PERSIST_DELAY`].
     pub async fn persist_changes(self: std::sync::Arc<Self>) {
         loop {
             self.changed.notified().await;
             tokio::time::sleep(PERSIST_DELAY).await;
             let emu = self.clone();
-            match tokio::task::spawn_blocking(move || emu.flush()).await {
-                Ok(Ok(())) => {}
+            match tokio::task::spawn_blocking(move || emu.flush_background()).await {
+                Ok(Ok(true)) => self.changed.notify_one(),
+                Ok(Ok(false)) => {}
                 Ok(Err(e)) => tracing::error!(error = format!("{e:#}"), "cannot write the state"),
                 Err(e) => tracing::error!(error = %e, "state writer stopped"),
             }
@@ -368,6 +505,32 @@ impl Emu {
         }
         v.requests.push_back(entry);
     }
+}
+
+/// Reads every `protection/<tenant>.json`.
+fn load_protection(state_dir: &Path) -> Result<BTreeMap<String, Protection>> {
+    let dir = state_dir.join(PROTECTION_DIR);
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    for e in entries {
+        let path = e?.path();
+        let Some(tenant) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut p: Protection = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {} (delete it to start afresh)", path.display()))?;
+        p.reindex();
+        out.insert(tenant, p);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

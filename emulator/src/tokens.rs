@@ -13,6 +13,13 @@ use time::OffsetDateTime;
 pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 pub const CONTROL_PERMISSION: &str = "BackupRestore-Control.ReadWrite.All";
+/// What an app is granted in a tenant unless the admin API's `consent` says otherwise: the
+/// Backup Storage permissions the provider asks for (as roles, or as scopes when delegated).
+pub const DEFAULT_PERMISSIONS: &[&str] = &[
+    CONTROL_PERMISSION,
+    "BackupRestore-Configuration.ReadWrite.All",
+    "BackupRestore-Search.Read.All",
+];
 pub const ACCESS_LIFETIME_SECS: i64 = 3600;
 pub const REFRESH_LIFETIME: time::Duration = time::Duration::days(90);
 const REFRESH_AUD: &str = "urn:m365backup-emulator:refresh-token";

@@ -371,13 +371,10 @@ async fn expire_endpoint_and_graph_token_enforcement() {
             ],
         )
         .await;
-    let arm = r.json["access_token"].as_str().unwrap();
-    assert_eq!(
-        e.graph(Method::GET, "/solutions/backupRestore", arm, None)
-            .await
-            .status,
-        401
-    );
+    // the emulated tenant has no such resource: refused as Entra does
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json["error"], "invalid_resource");
+    assert_eq!(r.json["error_codes"][0], 500011);
 
     // a token minted by another emulator (another key, another tenant): 401
     let other = Emu::start();

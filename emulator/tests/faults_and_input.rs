@@ -347,7 +347,7 @@ async fn bad_input_gets_graph_shaped_errors() {
     let r = e
         .graph(
             Method::GET,
-            "/solutions/backupRestore/protectionPolicies",
+            "/solutions/backupRestore/restoreSessions",
             &token,
             None,
         )

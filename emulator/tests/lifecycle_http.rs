@@ -360,6 +360,9 @@ async fn transition_8_unregister_active_starts_grace_period() {
     assert!((grace - (now + Duration::days(7))).abs() < Duration::minutes(1));
     // evolvable enum member: hidden on v1.0 without Prefer
     assert_eq!(s["disableReason"], "unknownFutureValue");
+    // the v1.0 model lacks the member: unknownFutureValue even when asked, and the
+    // preference is still acknowledged
+    let prefer = [("Prefer", "include-unknown-enum-members")];
     let r = e
         .graph_v(
             "v1.0",
@@ -367,17 +370,18 @@ async fn transition_8_unregister_active_starts_grace_period() {
             "/solutions/backupRestore",
             &a_at,
             None,
-            &[("Prefer", "include-unknown-enum-members")],
+            &prefer,
         )
         .await;
     assert_eq!(
         r.json["serviceStatus"]["disableReason"],
-        "controllerServiceAppDeleted"
+        "unknownFutureValue"
     );
     assert_eq!(
         r.header("preference-applied").as_deref(),
         Some("include-unknown-enum-members")
     );
+    // beta has it, but sends it only to clients that ask
     let r = e
         .graph_v(
             "beta",
@@ -391,7 +395,26 @@ async fn transition_8_unregister_active_starts_grace_period() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json["serviceStatus"]["disableReason"],
+        "unknownFutureValue"
+    );
+    assert_eq!(r.header("preference-applied"), None);
+    let r = e
+        .graph_v(
+            "beta",
+            Method::GET,
+            "/solutions/backupRestore",
+            &a_at,
+            None,
+            &prefer,
+        )
+        .await;
+    assert_eq!(
+        r.json["serviceStatus"]["disableReason"],
         "controllerServiceAppDeleted"
+    );
+    assert_eq!(
+        r.header("preference-applied").as_deref(),
+        Some("include-unknown-enum-members")
     );
 
     // grace period ends with no other controller: disabled, userRequested, +30 days
@@ -600,4 +623,32 @@ async fn admin_takeover_cancel_clock_and_state() {
     assert_eq!(e.get_app(&a_at, &y).await.status, 404);
     let root = e.root(&a_at).await;
     assert_eq!(root["serviceStatus"]["backupServiceConsumer"], "firstparty");
+}
+
+#[tokio::test]
+async fn service_apps_count_is_plain_text() {
+    let e = Emu::start();
+    let t = e.put_tenant("none").await;
+    let a = e.put_app().await;
+    let at = e.app_token(&t, &a).await;
+    let r = e
+        .graph(
+            Method::GET,
+            "/solutions/backupRestore/serviceApps/$count",
+            &at,
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (200, "0"));
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    e.register(&at).await;
+    let r = e
+        .graph(
+            Method::GET,
+            "/solutions/backupRestore/serviceApps/$count",
+            &at,
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (200, "1"));
 }
