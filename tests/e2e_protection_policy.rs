@@ -28,10 +28,14 @@ fn tenant_config(tenant: &str, app_extra: &str, policy: &str) -> String {
     )
 }
 
-/// The tenant's policies and units as the emulator holds them.
+/// The tenant's policies and units as the emulator holds them (`policies` always a list).
 fn protection(env: &Env, tenant: &str) -> Value {
     let state = env.admin.get("/_emulator/state?full=1");
-    find_tenant(&state, tenant).expect("tenant")["protection"].clone()
+    let mut protection = find_tenant(&state, tenant).expect("tenant")["protection"].clone();
+    if protection["policies"].is_null() {
+        protection["policies"] = json!([]);
+    }
+    protection
 }
 
 fn units_of(env: &Env, tenant: &str, policy_id: &str) -> usize {

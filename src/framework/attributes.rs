@@ -94,6 +94,9 @@ pub trait Attributes:
     /// Marks the computed-only attributes that a Graph write may change unknown (all but the
     /// `stable` ones).
     fn unknown_on_change(&mut self);
+    /// Turns values still unknown after apply into null (Terraform refuses unknowns in a
+    /// result); a resource sets every value it learnt before this runs.
+    fn unknown_to_null(&mut self);
     /// Copies every computed-only attribute from the prior state.
     fn copy_computed_from(&mut self, prior: &Self);
     /// Attributes flagged `replace` whose value changed from one known value to another.
@@ -188,9 +191,12 @@ macro_rules! attributes {
 
             fn unknown_on_create(&mut self) {
                 $(
-                    if $crate::framework::attributes::computed_only(
-                        $crate::framework::schema::Kind::$kind,
-                    ) {
+                    let kind = $crate::framework::schema::Kind::$kind;
+                    // Computed values, and optional ones left to the provider, are learnt at apply.
+                    if $crate::framework::attributes::computed_only(kind)
+                        || (kind == $crate::framework::schema::Kind::OptionalComputed
+                            && self.$field.is_null())
+                    {
                         self.$field = tf_provider::value::Value::Unknown;
                     }
                 )*
@@ -203,6 +209,14 @@ macro_rules! attributes {
                     ) && !(false $(|| $stable)?)
                     {
                         self.$field = tf_provider::value::Value::Unknown;
+                    }
+                )*
+            }
+
+            fn unknown_to_null(&mut self) {
+                $(
+                    if self.$field.is_unknown() {
+                        self.$field = tf_provider::value::Value::Null;
                     }
                 )*
             }

@@ -385,15 +385,20 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
 }
 
 /// Ends a write: a partial state is returned with its error so Terraform keeps track of it.
-fn written<S, P: Default>(
+/// Nothing unknown survives an apply.
+fn written<S: Attributes, P: Default>(
     call: Call,
     diags: &mut Diagnostics,
     outcome: Result<(S, P), WriteError<S>>,
 ) -> Option<(S, P)> {
     match outcome {
-        Ok(done) => finish(call, diags, Ok(done)),
+        Ok((mut state, private)) => {
+            state.unknown_to_null();
+            finish(call, diags, Ok((state, private)))
+        }
         Err(WriteError::Failed(problem)) => finish(call, diags, Err(problem)),
-        Err(WriteError::Partial(state, problem)) => {
+        Err(WriteError::Partial(mut state, problem)) => {
+            state.unknown_to_null();
             call.flush(diags);
             report(diags, &problem);
             Some((state, P::default()))

@@ -532,9 +532,10 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                         },
                     ))
                 }
-                WriteDecision::Defer { reason, notice: n } => {
+                WriteDecision::Defer { notice: n, .. } => {
+                    // Still waiting: the warning says for what now; the recorded reason stays,
+                    // so a reworded reason is never a diff.
                     call.warn(notice(n));
-                    *planned.common().deferred_reason = Value::Value(reason);
                     Ok((planned, nothing))
                 }
                 WriteDecision::WarnOnly(n) => {
