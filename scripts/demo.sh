@@ -61,6 +61,34 @@ step "1. terraform apply: register the demo app, activate it, enable billing"
 tf apply -auto-approve -no-color
 note "The tenant had no controller, so the activation took effect at once."
 
+step "1b. Protect three mailboxes: an Exchange protection policy, in the same configuration"
+# The emulator processes protection changes after a virtual delay; for the demo, at once.
+admin -X PUT "$M365BACKUP_EMULATOR_URL/_emulator/settings" -d '{"protect_seconds": 0, "protect_seconds_per_100": 0}' >/dev/null
+cat >protection.tf <<'TF'
+resource "m365backup_exchange_protection_policy" "mail" {
+  tenant_id    = m365backup_service_app.this.tenant_id
+  display_name = "Executives' mailboxes"
+  mailbox_ids = [
+    "6f1d2c3b-4a59-4e87-9d6c-5b4a3f2e1d0c",
+    "7a2e3d4c-5b6a-4f98-8e7d-6c5b4a3f2e1d",
+    "8b3f4e5d-6c7b-4a09-9f8e-7d6c5b4a3f2e",
+  ]
+  allow_destroy_while_active = var.allow_unregister_while_active
+
+  depends_on = [m365backup_billing_enablement.this]
+}
+
+output "mail_policy" {
+  value = {
+    status          = m365backup_exchange_protection_policy.mail.status
+    is_enabled      = m365backup_exchange_protection_policy.mail.is_enabled
+    mailboxes       = m365backup_exchange_protection_policy.mail.unit_count
+  }
+}
+TF
+tf apply -auto-approve -no-color
+note "Created with its three mailboxes, then activated (activation always comes last)."
+
 step "2. A tenant admin hands the tenant to another backup app (effective in 8 days)"
 other_app=$(python3 -c 'import uuid; print(uuid.uuid4())')
 admin -X POST "$M365BACKUP_EMULATOR_URL/_emulator/tenants/$ARM_TENANT_ID/takeover" \

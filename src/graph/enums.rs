@@ -2,6 +2,13 @@
 //! (`unknownFutureValue`, or a member added later) verbatim, so decoding never fails and users
 //! see the value as Graph sent it.
 
+/// An enum Graph serialises as its member name, keeping unknown members (generic code, such as
+/// comma-separated flag sets, works over it).
+pub trait GraphEnum: Sized {
+    fn parse(text: &str) -> Self;
+    fn as_str(&self) -> &str;
+}
+
 /// Defines an open enum: the listed members, plus `Other(String)` for anything else. Serialises
 /// as Graph's member name.
 #[macro_export]
@@ -19,6 +26,9 @@ macro_rules! open_enum {
         }
 
         impl $name {
+            /// The members this provider knows, in the metadata's order.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),*];
+
             pub fn parse(text: &str) -> Self {
                 match text {
                     $($text => Self::$variant,)*
@@ -31,6 +41,16 @@ macro_rules! open_enum {
                     $(Self::$variant => $text,)*
                     Self::Other(text) => text,
                 }
+            }
+        }
+
+        impl $crate::graph::enums::GraphEnum for $name {
+            fn parse(text: &str) -> Self {
+                $name::parse(text)
+            }
+
+            fn as_str(&self) -> &str {
+                $name::as_str(self)
             }
         }
 

@@ -41,10 +41,39 @@ resource "m365backup_billing_enablement" "this" {
   depends_on = [m365backup_service_app.this]
 }
 
-# ---------------------------------------------------------------------------
-# RESERVED: the tenant's protection policies.
-#
-# This provider version manages the controller and billing only. When it
-# gains protection resources, they belong here, in this module, so that each
-# tenant's policies follow its module instance.
-# ---------------------------------------------------------------------------
+# The tenant's protection policies, one per workload, each only when its id
+# set is given. Graph accepts policy changes only from the active controller
+# with billing enabled: until then the provider records each policy as
+# deferred, with a warning, and a later plan proposes its creation.
+resource "m365backup_exchange_protection_policy" "this" {
+  count = var.exchange_mailbox_ids == null ? 0 : 1
+
+  tenant_id                  = m365backup_service_app.this.tenant_id
+  display_name               = var.exchange_policy_name
+  mailbox_ids                = var.exchange_mailbox_ids
+  allow_destroy_while_active = var.allow_destroy_policies_while_active
+
+  depends_on = [m365backup_billing_enablement.this]
+}
+
+resource "m365backup_onedrive_protection_policy" "this" {
+  count = var.onedrive_user_ids == null ? 0 : 1
+
+  tenant_id                  = m365backup_service_app.this.tenant_id
+  display_name               = var.onedrive_policy_name
+  user_ids                   = var.onedrive_user_ids
+  allow_destroy_while_active = var.allow_destroy_policies_while_active
+
+  depends_on = [m365backup_billing_enablement.this]
+}
+
+resource "m365backup_sharepoint_protection_policy" "this" {
+  count = var.sharepoint_site_ids == null ? 0 : 1
+
+  tenant_id                  = m365backup_service_app.this.tenant_id
+  display_name               = var.sharepoint_policy_name
+  site_ids                   = var.sharepoint_site_ids
+  allow_destroy_while_active = var.allow_destroy_policies_while_active
+
+  depends_on = [m365backup_billing_enablement.this]
+}

@@ -37,3 +37,45 @@ variable "billing_triggers" {
   type        = map(string)
   default     = null
 }
+
+variable "exchange_mailbox_ids" {
+  description = "Entra object ids of the mailboxes to back up. null: no Exchange policy in this tenant."
+  type        = set(string)
+  default     = null
+}
+
+variable "exchange_policy_name" {
+  description = "Display name of the Exchange protection policy."
+  type        = string
+  default     = "Exchange backup"
+}
+
+variable "onedrive_user_ids" {
+  description = "Entra object ids of the users whose OneDrive is backed up. null: no OneDrive policy in this tenant."
+  type        = set(string)
+  default     = null
+}
+
+variable "onedrive_policy_name" {
+  description = "Display name of the OneDrive protection policy."
+  type        = string
+  default     = "OneDrive backup"
+}
+
+variable "sharepoint_site_ids" {
+  description = "SharePoint site ids to back up. null: no SharePoint policy in this tenant."
+  type        = set(string)
+  default     = null
+}
+
+variable "sharepoint_policy_name" {
+  description = "Display name of the SharePoint protection policy."
+  type        = string
+  default     = "SharePoint backup"
+}
+
+variable "allow_destroy_policies_while_active" {
+  description = "Set to true and apply before destroying: only then can the provider delete an active protection policy (its units stop being backed up)."
+  type        = bool
+  default     = false
+}

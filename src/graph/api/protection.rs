@@ -30,66 +30,11 @@ pub const MAX_UNITS_PER_RESTORE_POINT_SEARCH: usize = 20;
 /// The retention tier the provider manages (weekly restore points).
 pub const WEEKLY_INTERVAL: &str = "R/P1W";
 
-/// An enum Graph serialises as its member name, keeping unknown members.
-pub trait GraphEnum: Sized {
-    fn parse(text: &str) -> Self;
-    fn as_str(&self) -> &str;
-}
+pub use crate::graph::enums::GraphEnum;
 
-macro_rules! graph_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant,)+
-            /// A member this provider does not know yet, kept verbatim.
-            Other(String),
-        }
-
-        impl $name {
-            /// The members this provider knows, in the metadata's order.
-            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
-        }
-
-        impl GraphEnum for $name {
-            fn parse(text: &str) -> Self {
-                match text {
-                    $($text => Self::$variant,)+
-                    other => Self::Other(other.to_string()),
-                }
-            }
-
-            fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $text,)+
-                    Self::Other(text) => text,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                Ok(Self::parse(&String::deserialize(deserializer)?))
-            }
-        }
-    };
-}
-
-graph_enum! {
+crate::open_enum! {
     /// `protectionPolicyStatus`.
-    ProtectionPolicyStatus {
+    pub enum ProtectionPolicyStatus {
         Inactive = "inactive",
         ActiveWithErrors = "activeWithErrors",
         Updating = "updating",
@@ -98,9 +43,9 @@ graph_enum! {
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// `protectionUnitStatus` (the last three are evolvable members).
-    ProtectionUnitStatus {
+    pub enum ProtectionUnitStatus {
         ProtectRequested = "protectRequested",
         Protected = "protected",
         UnprotectRequested = "unprotectRequested",
@@ -131,9 +76,9 @@ impl ProtectionUnitStatus {
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// `protectionRuleStatus` (the last two are evolvable members).
-    ProtectionRuleStatus {
+    pub enum ProtectionRuleStatus {
         Draft = "draft",
         Active = "active",
         Completed = "completed",
@@ -144,9 +89,9 @@ graph_enum! {
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// `protectionUnitsBulkJobStatus`.
-    BulkJobStatus {
+    pub enum BulkJobStatus {
         Unknown = "unknown",
         Active = "active",
         Completed = "completed",
@@ -162,9 +107,9 @@ impl BulkJobStatus {
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// A member of the `protectionSource` flags.
-    ProtectionSource {
+    pub enum ProtectionSource {
         None = "none",
         Manual = "manual",
         DynamicRule = "dynamicRule",
@@ -172,36 +117,36 @@ graph_enum! {
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// A member of the `restorePointTags` flags.
-    RestorePointTag {
+    pub enum RestorePointTag {
         None = "none",
         FastRestore = "fastRestore",
         UnknownFutureValue = "unknownFutureValue",
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// `restorePointPreference`.
-    RestorePointPreference {
+    pub enum RestorePointPreference {
         Latest = "latest",
         Oldest = "oldest",
         UnknownFutureValue = "unknownFutureValue",
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// A member of the `notificationEventsType` flags.
-    NotificationEvent {
+    pub enum NotificationEvent {
         None = "none",
         RestoreAndPolicyUpdates = "restoreAndPolicyUpdates",
         UnknownFutureValue = "unknownFutureValue",
     }
 }
 
-graph_enum! {
+crate::open_enum! {
     /// A member of the `notificationRecipientsType` flags.
-    NotificationRecipientRole {
+    pub enum NotificationRecipientRole {
         None = "none",
         GlobalAdmins = "globalAdmins",
         BackupAdmins = "backupAdmins",
