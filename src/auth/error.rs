@@ -7,16 +7,17 @@ use super::TokenKind;
 /// Why no token could be obtained. Never contains a secret or a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No credential of the needed kind is configured. `hint` says how to configure one.
-    #[error("no {kind} credential is configured: {hint}")]
+    /// No credential of the needed kind is configured. `hint` says how to configure one (it is
+    /// not part of the message: diagnostics add [`AuthError::hint`] once).
+    #[error("no {kind} credential is configured")]
     NotConfigured { kind: TokenKind, hint: String },
 
-    /// Entra ID answered the token request with an error.
+    /// Entra ID answered the token request with an error. The message blames the credential
+    /// only when Entra's code says the credential itself was refused
+    /// ([`credential_is_the_cause`]); otherwise it says no token could be had for the tenant.
     #[error(
-        "Entra ID rejected the {credential} for tenant {tenant}: {}{description} (HTTP {status}, error {error}{}{})",
-        aadsts.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
-        trace_id.as_deref().map(|t| format!(", trace ID {t}")).unwrap_or_default(),
-        correlation_id.as_deref().map(|t| format!(", correlation ID {t}")).unwrap_or_default()
+        "{}",
+        entra_message(credential, tenant, *status, error, aadsts.as_deref(), description, trace_id.as_deref(), correlation_id.as_deref())
     )]
     Entra {
         /// Which credential was presented: "client secret", "delegated refresh token", ...
@@ -71,6 +72,16 @@ pub enum AuthError {
     Credential {
         credential: &'static str,
         message: String,
+    },
+
+    /// A managed identity's token is for its own tenant, not the one asked for.
+    #[error(
+        "the {credential} belongs to tenant {home}, and its tokens are valid there only, not in tenant {tenant}"
+    )]
+    IdentityOfAnotherTenant {
+        credential: &'static str,
+        home: String,
+        tenant: String,
     },
 
     /// Entra ID answered with success but the body was not a token response.
@@ -142,22 +153,109 @@ impl AuthError {
             AuthError::Decode(_) => {
                 "Check that authority_host points at a Microsoft Entra ID authority.".to_owned()
             }
-            AuthError::Credential { credential, .. } => match *credential {
-                "client certificate" => "Check client_certificate / client_certificate_path and \
+            AuthError::IdentityOfAnotherTenant { .. } => "Manage other tenants with a \
+                 multi-tenant app registration (client certificate, client secret or OIDC \
+                 federation), or use the managed identity for its own tenant only."
+                .to_owned(),
+            AuthError::Credential { credential, .. } => {
+                if credential.starts_with("client certificate") {
+                    "Check client_certificate / client_certificate_path and \
                      client_certificate_password (ARM_CLIENT_CERTIFICATE[_PATH], \
                      ARM_CLIENT_CERTIFICATE_PASSWORD)."
-                    .to_owned(),
-                "OIDC federated token" => "Check the OIDC token source (oidc_token, \
-                     oidc_token_file_path, or oidc_request_url / oidc_request_token; in GitHub \
-                     Actions the job needs `permissions: id-token: write`)."
-                    .to_owned(),
-                "managed identity" => "Check that the managed identity is enabled on this host \
-                     (App Service: IDENTITY_ENDPOINT / IDENTITY_HEADER; VM: the metadata \
-                     endpoint) and assigned to the app."
-                    .to_owned(),
-                _ => "Fix the credential configuration.".to_owned(),
-            },
+                        .to_owned()
+                } else if credential.starts_with("OIDC federated token") {
+                    "Check the OIDC token source (oidc_token, oidc_token_file_path, or \
+                     oidc_request_url / oidc_request_token; in GitHub Actions the job needs \
+                     `permissions: id-token: write`)."
+                        .to_owned()
+                } else if credential.starts_with("managed identity") {
+                    "Check that the managed identity is enabled on this host (App Service: \
+                     IDENTITY_ENDPOINT / IDENTITY_HEADER; VM: the metadata endpoint) and \
+                     assigned to the app."
+                        .to_owned()
+                } else {
+                    "Fix the credential configuration.".to_owned()
+                }
+            }
         }
+    }
+
+    /// The same error, with the credential named `label` (e.g. "client secret
+    /// (ARM_CLIENT_SECRET)": the kind and the argument or variable it came from).
+    pub fn with_credential_label(mut self, label: &'static str) -> Self {
+        match &mut self {
+            AuthError::Entra { credential, .. }
+            | AuthError::Credential { credential, .. }
+            | AuthError::IdentityOfAnotherTenant { credential, .. } => *credential = label,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// Entra codes that mean the presented credential itself was refused (a wrong or expired
+/// secret, a certificate or federated token Entra does not accept, an invalid or expired
+/// refresh token). Any other failure (unknown app or tenant, missing consent, Conditional
+/// Access, ...) is not the credential's fault.
+const CREDENTIAL_CODES: &[&str] = &[
+    "AADSTS7000215",
+    "AADSTS7000222",
+    "AADSTS700027",
+    "AADSTS700021",
+    "AADSTS700023",
+    "AADSTS700024",
+    "AADSTS70021",
+    "AADSTS700211",
+    "AADSTS700212",
+    "AADSTS700213",
+    "AADSTS70000",
+    "AADSTS700082",
+    "AADSTS70008",
+    "AADSTS50173",
+    "AADSTS700084",
+];
+
+/// True when Entra's answer blames the credential presented (by AADSTS code; without one, by
+/// the OAuth error code).
+pub fn credential_is_the_cause(credential: &str, aadsts: Option<&str>, error: &str) -> bool {
+    match aadsts {
+        Some(code) => CREDENTIAL_CODES.contains(&code),
+        None => {
+            error == "invalid_client"
+                || (error == "invalid_grant" && credential.contains("refresh"))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entra_message(
+    credential: &str,
+    tenant: &str,
+    status: u16,
+    error: &str,
+    aadsts: Option<&str>,
+    description: &str,
+    trace_id: Option<&str>,
+    correlation_id: Option<&str>,
+) -> String {
+    let mut ids = format!("HTTP {status}, error {error}");
+    if let Some(t) = trace_id {
+        ids.push_str(&format!(", trace ID {t}"));
+    }
+    if let Some(c) = correlation_id {
+        ids.push_str(&format!(", correlation ID {c}"));
+    }
+    let what = match (aadsts, description.is_empty()) {
+        (Some(code), false) => format!("{code}: {description}"),
+        (Some(code), true) => code.to_owned(),
+        (None, _) => description.to_owned(),
+    };
+    if credential_is_the_cause(credential, aadsts, error) {
+        format!("Entra ID rejected the {credential} for tenant {tenant}: {what} ({ids})")
+    } else if what.is_empty() {
+        format!("could not get a token for tenant {tenant} ({ids})")
+    } else {
+        format!("could not get a token for tenant {tenant} ({what}; {ids})")
     }
 }
 
@@ -178,10 +276,36 @@ fn entra_hint(
 ) -> String {
     let client = client_id.unwrap_or(CLIENT_PLACEHOLDER);
     let code = aadsts.unwrap_or("");
+    let sign_in = format!(
+        "`terraform-provider-m365backup login --tenant {tenant} --client-id {client}` (or \
+         --tenant organizations for every tenant)"
+    );
+    let refresh_advice = || match credential {
+        super::credential::REFRESH_FROM_ENV => format!(
+            "M365BACKUP_DELEGATED_REFRESH_TOKEN is set in the environment, and it outranks the \
+             sign-ins that `login` keeps in the token cache, so the cache was not used: unset \
+             M365BACKUP_DELEGATED_REFRESH_TOKEN to use the cached sign-in (sign in with {sign_in} \
+             if there is none), or set it to a fresh refresh token."
+        ),
+        super::credential::REFRESH_FROM_BLOCK => format!(
+            "delegated_refresh_token in the provider block outranks the environment and the \
+             token cache: give it a fresh refresh token, or remove it and sign in with {sign_in}."
+        ),
+        super::credential::REFRESH_CACHED => format!("Sign in again with {sign_in}."),
+        _ => format!(
+            "Sign in again with {sign_in}, or set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
+        ),
+    };
     match code {
         "AADSTS7000215" | "AADSTS7000222" => format!(
             "The {credential} is wrong or expired: use the secret's value (not its ID) from the app \
-             registration (client_secret / ARM_CLIENT_SECRET, or client_secret_file_path)."
+             registration's Certificates & secrets{}.",
+            // A label with its source ("client secret from ARM_CLIENT_SECRET") says where.
+            if credential.contains(" from ") {
+                ""
+            } else {
+                " (client_secret / ARM_CLIENT_SECRET, or client_secret_file_path)"
+            }
         ),
         "AADSTS700027" | "AADSTS700021" | "AADSTS700023" => format!(
             "Entra did not accept the {credential}'s client assertion: upload the certificate \
@@ -203,24 +327,19 @@ fn entra_hint(
              platform > Mobile and desktop applications) to sign in with `login --browser`."
             .to_owned(),
         "AADSTS700016" => format!(
-            "The application (client_id) is not known in tenant {tenant}: check ARM_CLIENT_ID, and \
-             that a tenant admin consented to the app in that tenant."
+            "The application {client} is not known in tenant {tenant}: check client_id \
+             (ARM_CLIENT_ID), and that a tenant admin consented to the app in that tenant."
         ),
         "AADSTS90002" | "AADSTS900023" => {
             format!("Tenant {tenant} does not exist: check tenant_id.")
         }
         "AADSTS70000" | "AADSTS700082" | "AADSTS70008" | "AADSTS50173" | "AADSTS700084" => {
-            format!(
-                "The {credential} is invalid or expired: sign in again with \
-                 `terraform-provider-m365backup login --tenant {tenant} --client-id {client}` (or \
-                 --tenant organizations for every tenant), or set a fresh \
-                 M365BACKUP_DELEGATED_REFRESH_TOKEN."
-            )
+            refresh_advice()
         }
         "AADSTS65001" | "AADSTS650057" | "AADSTS90094" => format!(
             "The app lacks admin consent in tenant {tenant}: a tenant admin must grant consent to \
              the Microsoft Graph permission BackupRestore-Control.ReadWrite.All (delegated and \
-             application), e.g. at https://login.microsoftonline.com/{tenant}/adminconsent?client_id={client}."
+             application), e.g. at https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={client}&scope=https://graph.microsoft.com/.default."
         ),
         "AADSTS7000218" => "The app registration must allow public client flows (Authentication > \
              Advanced settings > Allow public client flows = Yes) for device-code and refresh-token \
@@ -231,14 +350,14 @@ fn entra_hint(
              `terraform-provider-m365backup login` (with --browser if device code is blocked)."
                 .to_owned()
         }
-        _ if error == "invalid_grant" && credential.contains("refresh") => format!(
-            "Sign in again with `terraform-provider-m365backup login --tenant {tenant} --client-id \
-             {client}`, or set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
-        ),
-        _ if error == "invalid_client" => format!(
-            "Check the app's client_id and {credential} (ARM_CLIENT_ID / ARM_CLIENT_SECRET)."
-        ),
-        _ => "Check the credential configuration; the AADSTS code above is documented at \
+        _ if error == "invalid_grant" && credential.contains("refresh") => refresh_advice(),
+        _ if error == "invalid_client" => {
+            format!("Check client_id (ARM_CLIENT_ID) and the {credential}.")
+        }
+        "" => "Check the credential configuration and authority_host \
+               (M365BACKUP_AUTHORITY_HOST)."
+            .to_owned(),
+        _ => "Entra's error codes are explained at \
               https://learn.microsoft.com/entra/identity-platform/reference-error-codes."
             .to_owned(),
     }
