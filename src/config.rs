@@ -846,17 +846,18 @@ pub fn resolve(
         &["M365BACKUP_GRAPH_ENDPOINT"],
     );
     if cloud.name != "public" && graph_override.is_none() {
-        let named = environment
+        let (named, value) = environment
             .as_ref()
-            .map_or("environment", |e| e.origin.name());
+            .map_or(("environment", cloud.name), |e| {
+                (e.origin.name(), e.value.as_str())
+            });
         return Err(error(
             "environment",
             "Microsoft 365 Backup Storage is only available in the global cloud",
             format!(
-                "{named} = {:?}: Microsoft documents the Backup Storage Graph APIs for the \
+                "{named} = {value:?}: Microsoft documents the Backup Storage Graph APIs for the \
                  global service only (not for US Government L4/L5 or China). Use environment = \
-                 \"public\", or set graph_endpoint explicitly if your cloud offers the API.",
-                cloud.name
+                 \"public\", or set graph_endpoint explicitly if your cloud offers the API."
             ),
         ));
     }

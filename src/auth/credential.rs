@@ -280,7 +280,9 @@ pub fn not_configured_hint(kind: TokenKind, tenant: &str, client_id: Option<&str
     }
 }
 
-/// How to provide a delegated credential, for diagnostics (also at plan time).
+/// How to provide a delegated credential, for diagnostics (also at plan time). A clause in lower
+/// case without a final period, to follow "To fix:"; [`super::AuthError::hint`] makes it a
+/// sentence.
 pub fn delegated_sign_in_hint(tenant: &str, client_id: Option<&str>) -> String {
     let tenant = if tenant.is_empty() {
         "<tenant-id>"
@@ -289,9 +291,9 @@ pub fn delegated_sign_in_hint(tenant: &str, client_id: Option<&str>) -> String {
     };
     let client = client_id.unwrap_or(super::error::CLIENT_PLACEHOLDER);
     format!(
-        "activate and deactivate need a delegated token (a tenant admin signed in to the controller \
-         app): run `terraform-provider-m365backup login --tenant {tenant} --client-id {client}`, or \
-         set M365BACKUP_DELEGATED_REFRESH_TOKEN or M365BACKUP_DELEGATED_ACCESS_TOKEN (provider \
-         arguments delegated_refresh_token / delegated_access_token)"
+        "sign in as a tenant admin to the controller app: run `terraform-provider-m365backup login \
+         --tenant {tenant} --client-id {client}`, or set M365BACKUP_DELEGATED_REFRESH_TOKEN or \
+         M365BACKUP_DELEGATED_ACCESS_TOKEN (provider arguments delegated_refresh_token / \
+         delegated_access_token)"
     )
 }

@@ -101,7 +101,7 @@ impl AuthError {
     /// What the user can do about it, one or two sentences.
     pub fn hint(&self) -> String {
         match self {
-            AuthError::NotConfigured { hint, .. } => hint.clone(),
+            AuthError::NotConfigured { hint, .. } => sentence(hint),
             AuthError::Entra {
                 credential,
                 aadsts,
@@ -245,6 +245,7 @@ fn entra_message(
     if let Some(c) = correlation_id {
         ids.push_str(&format!(", correlation ID {c}"));
     }
+    let description = description.trim_end_matches('.');
     let what = match (aadsts, description.is_empty()) {
         (Some(code), false) => format!("{code}: {description}"),
         (Some(code), true) => code.to_owned(),
@@ -257,6 +258,20 @@ fn entra_message(
     } else {
         format!("could not get a token for tenant {tenant} ({what}; {ids})")
     }
+}
+
+/// `text` as a sentence: first letter in upper case, final period.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }
 
 /// Stands in for the app's client ID in a suggested command when the error does not carry it.
@@ -276,16 +291,15 @@ fn entra_hint(
 ) -> String {
     let client = client_id.unwrap_or(CLIENT_PLACEHOLDER);
     let code = aadsts.unwrap_or("");
-    let sign_in = format!(
-        "`terraform-provider-m365backup login --tenant {tenant} --client-id {client}` (or \
-         --tenant organizations for every tenant)"
-    );
+    let login =
+        format!("`terraform-provider-m365backup login --tenant {tenant} --client-id {client}`");
+    let sign_in = format!("{login} (or --tenant organizations for every tenant)");
     let refresh_advice = || match credential {
         super::credential::REFRESH_FROM_ENV => format!(
-            "M365BACKUP_DELEGATED_REFRESH_TOKEN is set in the environment, and it outranks the \
-             sign-ins that `login` keeps in the token cache, so the cache was not used: unset \
-             M365BACKUP_DELEGATED_REFRESH_TOKEN to use the cached sign-in (sign in with {sign_in} \
-             if there is none), or set it to a fresh refresh token."
+            "M365BACKUP_DELEGATED_REFRESH_TOKEN is set in the environment and outranks the \
+             sign-ins that `login` keeps in the token cache, so the cache was not used. Unset it \
+             to use the cache (after signing in with {login} if you have not), or set it to a \
+             fresh refresh token."
         ),
         super::credential::REFRESH_FROM_BLOCK => format!(
             "delegated_refresh_token in the provider block outranks the environment and the \
@@ -297,8 +311,9 @@ fn entra_hint(
         ),
     };
     match code {
+        // Entra's own description already says to send the secret's value, not its ID.
         "AADSTS7000215" | "AADSTS7000222" => format!(
-            "The {credential} is wrong or expired: use the secret's value (not its ID) from the app \
+            "Put the current secret in the {credential}, or create a new one under the app \
              registration's Certificates & secrets{}.",
             // A label with its source ("client secret from ARM_CLIENT_SECRET") says where.
             if credential.contains(" from ") {
@@ -326,13 +341,14 @@ fn entra_hint(
              http://localhost as a redirect URI of the app registration (Authentication > Add a \
              platform > Mobile and desktop applications) to sign in with `login --browser`."
             .to_owned(),
+        // Entra's description already says the app may lack consent in the tenant.
         "AADSTS700016" => format!(
-            "The application {client} is not known in tenant {tenant}: check client_id \
-             (ARM_CLIENT_ID), and that a tenant admin consented to the app in that tenant."
+            "Check that client_id (ARM_CLIENT_ID) is the controller app; an admin of tenant \
+             {tenant} adds it at https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={client}&scope=https://graph.microsoft.com/.default."
         ),
-        "AADSTS90002" | "AADSTS900023" => {
-            format!("Tenant {tenant} does not exist: check tenant_id.")
-        }
+        "AADSTS90002" | "AADSTS900023" => "Set tenant_id on the resource or the provider \
+             (ARM_TENANT_ID), and environment (ARM_ENVIRONMENT) for a national cloud."
+            .to_owned(),
         "AADSTS70000" | "AADSTS700082" | "AADSTS70008" | "AADSTS50173" | "AADSTS700084" => {
             refresh_advice()
         }

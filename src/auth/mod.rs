@@ -416,7 +416,7 @@ impl Authenticator {
                             kind,
                             hint: match &self.app_only_problem {
                                 Some(p) => format!(
-                                    "{p}; {}",
+                                    "{}; {p}",
                                     not_configured_hint(kind, tenant, self.client_id())
                                 ),
                                 None => not_configured_hint(kind, tenant, self.client_id()),
