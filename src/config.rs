@@ -293,6 +293,21 @@ impl ProviderSettings {
         format!("{}/.default offline_access", self.cloud.graph_host)
     }
 
+    /// How token errors name the app-only credential: its kind and the argument or variable
+    /// that gave it (for OIDC, the token source: "OIDC federated token from
+    /// ACTIONS_ID_TOKEN_REQUEST_URL").
+    pub fn app_only_label(&self) -> Option<String> {
+        let source = self.app_only_source?;
+        if source.kind == CredentialKind::Oidc
+            && let Some(origin) = ["oidc_token", "oidc_token_file_path", "oidc_request_url"]
+                .iter()
+                .find_map(|a| self.origin(a))
+        {
+            return Some(format!("{} from {}", source.kind.name(), origin.name()));
+        }
+        Some(source.label())
+    }
+
     /// Where the value of `attribute` came from, when it was set.
     pub fn origin(&self, attribute: &str) -> Option<Origin> {
         self.origins.get(attribute).copied()
@@ -1398,6 +1413,10 @@ mod tests {
         assert_eq!(
             s.origin("oidc_request_token"),
             Some(Origin::Env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+        );
+        assert_eq!(
+            s.app_only_label().unwrap(),
+            "OIDC federated token from oidc_request_url"
         );
         assert!(s.warnings.is_empty(), "one credential: {:?}", s.warnings);
     }

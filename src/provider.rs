@@ -266,8 +266,8 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
     if let Some(credential) = extra_credential {
         auth = auth.with_app_only_credential(credential);
     }
-    if let Some(source) = &settings.app_only_source {
-        auth = auth.with_app_only_label(&source.label());
+    if let Some(label) = settings.app_only_label() {
+        auth = auth.with_app_only_label(&label);
     }
     let auth = Arc::new(with_token_cache(auth, &settings)?);
     let graph = GraphClient::new(
@@ -385,7 +385,7 @@ impl Provider for M365BackupProvider {
                     "environment",
                     String,
                     Kind::Optional,
-                    "Cloud: `public` (default), `usgovernment`, `dod` or `china`. Env: `ARM_ENVIRONMENT`.",
+                    "Cloud: `public` (default), `usgovernment`, `dod` or `china`; also azuread's `global`, `usgovernmentl4`, `usgovernmentl5`. Env: `ARM_ENVIRONMENT`.",
                 ),
                 attr(
                     "graph_endpoint",
