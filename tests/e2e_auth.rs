@@ -147,6 +147,29 @@ fn client_certificate_base64_and_path() {
         env.apply()
             .expect_code(0, "apply with ARM_CLIENT_CERTIFICATE_PATH");
         assert_registered(env, &tenant, &app);
+
+        // The certificate path written in the block wins over a client secret in the shell (the
+        // password still comes from ARM_CLIENT_CERTIFICATE_PASSWORD).
+        env.remove_env("ARM_CLIENT_CERTIFICATE_PATH");
+        env.set_env("ARM_CLIENT_SECRET", "a-secret-left-in-the-shell");
+        let tenant = env.tenant("none");
+        write_config_with_provider(
+            env,
+            &format!("  client_certificate_path = {:?}", path.to_str().unwrap()),
+            &register_only(&tenant),
+        );
+        let run = env.apply();
+        run.expect_code(0, "apply with the block's certificate")
+            .expect_contains(
+                "Using the client certificate from client_certificate_path",
+                "the warning names the certificate",
+            )
+            .expect_contains(
+                "ignores the client secret from the environment variable ARM_CLIENT_SECRET",
+                "and the secret ignored",
+            );
+        assert!(!run.combined().contains("a-secret-left-in-the-shell"));
+        assert_registered(env, &tenant, &app);
     });
 }
 
