@@ -180,8 +180,8 @@ impl AuthError {
         }
     }
 
-    /// The same error, with the credential named `label` (e.g. "client secret
-    /// (ARM_CLIENT_SECRET)": the kind and the argument or variable it came from).
+    /// The same error, with the credential named `label` (e.g. "client secret from
+    /// ARM_CLIENT_SECRET": the kind and the argument or variable it came from).
     pub fn with_credential_label(mut self, label: &'static str) -> Self {
         match &mut self {
             AuthError::Entra { credential, .. }

@@ -402,33 +402,37 @@ impl Authenticator {
             max_retries: self.max_retries,
             counter: &self.token_requests,
         };
-        let fut =
-            async {
-                match kind {
-                    TokenKind::AppOnly => match &self.app_only {
-                        Some(c) => c.acquire(&ctx, tenant, &self.app_scope).await.map_err(|e| {
-                            match self.app_only_label {
-                                Some(label) => e.with_credential_label(label),
-                                None => e,
-                            }
-                        }),
-                        None => Err(AuthError::NotConfigured {
-                            kind,
-                            hint: match &self.app_only_problem {
-                                Some(p) => format!(
-                                    "{}; {p}",
-                                    not_configured_hint(kind, tenant, self.client_id())
-                                ),
-                                None => not_configured_hint(kind, tenant, self.client_id()),
-                            },
-                        }),
-                    },
-                    TokenKind::Delegated => self.acquire_delegated(&ctx, tenant).await,
-                }
-            };
+        let fut = async {
+            match kind {
+                TokenKind::AppOnly => self.acquire_app_only(&ctx, tenant).await,
+                TokenKind::Delegated => self.acquire_delegated(&ctx, tenant).await,
+            }
+        };
         match tokio::time::timeout_at(ctx.deadline, fut).await {
             Ok(r) => r,
             Err(_) => Err(AuthError::Timeout),
+        }
+    }
+
+    async fn acquire_app_only(
+        &self,
+        ctx: &TokenRequestContext<'_>,
+        tenant: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let Some(credential) = &self.app_only else {
+            let hint = not_configured_hint(TokenKind::AppOnly, tenant, self.client_id());
+            return Err(AuthError::NotConfigured {
+                kind: TokenKind::AppOnly,
+                hint: match &self.app_only_problem {
+                    Some(p) => format!("{hint}; {p}"),
+                    None => hint,
+                },
+            });
+        };
+        let result = credential.acquire(ctx, tenant, &self.app_scope).await;
+        match self.app_only_label {
+            Some(label) => result.map_err(|e| e.with_credential_label(label)),
+            None => result,
         }
     }
 

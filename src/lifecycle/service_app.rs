@@ -696,13 +696,13 @@ pub enum DestroyDecision {
     Refuse(Problem),
 }
 
-/// Decides destroy from the status (refreshed at plan, fetched again at apply).
 /// Appended to destroy refusals: Terraform before 1.3 never asks the provider at plan time, so
 /// the refusal comes at apply, possibly after resources that depend on the serviceApp were
 /// destroyed in the same run.
 const OLD_TERRAFORM_NOTE: &str = " On Terraform before 1.3 this is found only at apply, so \
      resources that depend on it may already have been destroyed in this run.";
 
+/// Decides destroy from the status (refreshed at plan, fetched again at apply).
 pub fn decide_destroy(
     status: &AppStatus,
     allow_unregister_while_active: bool,
