@@ -661,7 +661,9 @@ fn resolve_oidc(s: &mut Sources<'_>, flag: Flag) -> Result<AppOnlyCredential, Co
     let enabled_by = flag.map_or("use_oidc", |(_, o)| o.name());
     let block_token = s.block(&raw.oidc_token, "oidc_token");
     let block_file = s.block(&raw.oidc_token_file_path, "oidc_token_file_path");
-    let block_request = raw.oidc_request_url.is_some() || raw.oidc_request_token.is_some();
+    let block_request = s.block(&raw.oidc_request_url, "oidc_request_url").is_some()
+        || s.block(&raw.oidc_request_token, "oidc_request_token")
+            .is_some();
     let (token, file) = if block_token.is_some() || block_file.is_some() || block_request {
         (block_token, block_file)
     } else {
