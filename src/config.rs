@@ -1,6 +1,13 @@
 //! Provider configuration: every argument falls back to an environment variable, then to a
-//! default. Resolution is pure (the environment is passed in) so it is unit-tested.
+//! default. Resolution is pure (the environment and the file system are passed in) so it is
+//! unit-tested.
+//!
+//! Credentials follow their own rule (spec decision 21): a credential *written in the provider
+//! block* (a non-null, non-empty argument) wins over every credential found only in the
+//! environment. See [`AppOnlyCredential`] for the order, and [`ProviderSettings::warnings`] for
+//! the warning that names the one used when several are configured.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::secret::Secret;
@@ -64,20 +71,90 @@ pub const CLOUDS: [Cloud; 4] = [
     },
 ];
 
-/// The app-only credential the provider uses. When several are configured, the first of this
-/// precedence wins (the others are ignored):
+/// The names `environment` accepts besides the cloud names: the azuread provider's.
+pub const CLOUD_ALIASES: [(&str, &str); 3] = [
+    ("global", "public"),
+    ("usgovernmentl4", "usgovernment"),
+    ("usgovernmentl5", "dod"),
+];
+
+/// The cloud called `name` (case-insensitive): `public`, `usgovernment`, `dod`, `china`, or one
+/// of azuread's names for them (`global`, `usgovernmentl4`, `usgovernmentl5`).
+pub fn find_cloud(name: &str) -> Option<Cloud> {
+    let name = name.trim();
+    let canonical = CLOUD_ALIASES
+        .iter()
+        .find(|(alias, _)| alias.eq_ignore_ascii_case(name))
+        .map(|(_, cloud)| *cloud)
+        .unwrap_or(name);
+    CLOUDS
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(canonical))
+        .copied()
+}
+
+/// The accepted `environment` values, for error messages.
+pub const CLOUD_NAMES: &str = "public (or global), usgovernment (or usgovernmentl4), dod (or \
+                               usgovernmentl5), china";
+
+/// Where a setting's value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// The provider block's argument of that name.
+    Block(&'static str),
+    /// The environment variable of that name.
+    Env(&'static str),
+}
+
+impl Origin {
+    /// The argument or environment variable name: what a diagnostic names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Origin::Block(n) | Origin::Env(n) => n,
+        }
+    }
+
+    pub fn is_env(&self) -> bool {
+        matches!(self, Origin::Env(_))
+    }
+
+    /// "`client_secret_file_path` in the provider block" / "the environment variable
+    /// `ARM_CLIENT_SECRET`".
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::Block(n) => format!("{n} in the provider block"),
+            Origin::Env(n) => format!("the environment variable {n}"),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Picked {
+    value: String,
+    origin: Origin,
+}
+
+/// The app-only credential the provider uses. A credential written in the provider block wins
+/// over any found only in the environment. Among several in the block, and among several in the
+/// environment, the first of this order wins (azurerm's; the others are ignored, with a
+/// warning):
 ///
-/// 1. client secret: `client_secret` (`ARM_CLIENT_SECRET`), then `client_secret_file_path`
-///    (`ARM_CLIENT_SECRET_FILE_PATH`);
-/// 2. client certificate: `client_certificate` (`ARM_CLIENT_CERTIFICATE`, base64 PKCS#12), then
+/// 1. client certificate: `client_certificate` (`ARM_CLIENT_CERTIFICATE`, base64 PKCS#12), then
 ///    `client_certificate_path` (`ARM_CLIENT_CERTIFICATE_PATH`), with
 ///    `client_certificate_password` (`ARM_CLIENT_CERTIFICATE_PASSWORD`);
+/// 2. client secret: `client_secret` (`ARM_CLIENT_SECRET`), then `client_secret_file_path`
+///    (`ARM_CLIENT_SECRET_FILE_PATH`);
 /// 3. OIDC federation, when `use_oidc` (`ARM_USE_OIDC`) is true: `oidc_token`
 ///    (`ARM_OIDC_TOKEN`), then `oidc_token_file_path` (`ARM_OIDC_TOKEN_FILE_PATH`), then
 ///    `oidc_request_url` + `oidc_request_token` (`ARM_OIDC_REQUEST_URL`/`_TOKEN`, then GitHub's
 ///    `ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`);
 /// 4. managed identity, when `use_msi` (`ARM_USE_MSI`) is true: App Service
 ///    (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`), else the VM metadata endpoint.
+///
+/// Parameters of the chosen kind (the certificate password, the OIDC token source and request
+/// URL/token) fall back to the environment argument by argument; `use_oidc = false` /
+/// `use_msi = false` in the block beat `ARM_USE_OIDC` / `ARM_USE_MSI`.
 ///
 /// Every kind but managed identity needs `client_id`; a selected kind that lacks a piece is a
 /// configuration (plan-time) error that names it.
@@ -97,10 +174,10 @@ impl AppOnlyCredential {
     /// The kind as named in diagnostics.
     pub fn kind_name(&self) -> &'static str {
         match self {
-            AppOnlyCredential::ClientSecret(_) => "client secret",
-            AppOnlyCredential::ClientCertificate { .. } => "client certificate",
-            AppOnlyCredential::Oidc(_) => "OIDC federated token",
-            AppOnlyCredential::ManagedIdentity(_) => "managed identity",
+            AppOnlyCredential::ClientSecret(_) => CredentialKind::Secret.name(),
+            AppOnlyCredential::ClientCertificate { .. } => CredentialKind::Certificate.name(),
+            AppOnlyCredential::Oidc(_) => CredentialKind::Oidc.name(),
+            AppOnlyCredential::ManagedIdentity(_) => CredentialKind::ManagedIdentity.name(),
             AppOnlyCredential::None => "none",
         }
     }
@@ -137,12 +214,60 @@ pub enum MsiSource {
     VmMetadata,
 }
 
+/// The four app-only credential kinds, in their order of precedence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CredentialKind {
+    Certificate,
+    Secret,
+    Oidc,
+    ManagedIdentity,
+}
+
+impl CredentialKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialKind::Certificate => "client certificate",
+            CredentialKind::Secret => "client secret",
+            CredentialKind::Oidc => "OIDC federated token",
+            CredentialKind::ManagedIdentity => "managed identity",
+        }
+    }
+}
+
+/// One configured app-only credential: its kind and the argument or variable that gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CredentialSource {
+    pub kind: CredentialKind,
+    pub origin: Origin,
+}
+
+impl CredentialSource {
+    /// "the client secret from ARM_CLIENT_SECRET" style, for warnings.
+    pub fn describe(&self) -> String {
+        format!("the {} from {}", self.kind.name(), self.origin.describe())
+    }
+
+    /// "client secret from ARM_CLIENT_SECRET": how token errors name the credential.
+    pub fn label(&self) -> String {
+        format!("{} from {}", self.kind.name(), self.origin.name())
+    }
+}
+
+/// A warning found while resolving the configuration (the provider goes on).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigWarning {
+    pub summary: String,
+    pub detail: String,
+}
+
 /// Fully resolved provider settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProviderSettings {
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub app_only: AppOnlyCredential,
+    /// The credential `app_only` was built from (`None` when there is none).
+    pub app_only_source: Option<CredentialSource>,
     pub delegated_refresh_token: Option<Secret>,
     pub delegated_access_token: Option<Secret>,
     pub token_cache_path: Option<String>,
@@ -152,6 +277,10 @@ pub struct ProviderSettings {
     pub api_version: String,
     pub request_timeout: Duration,
     pub max_retries: u32,
+    /// Where each value that was set came from, by argument name.
+    pub origins: BTreeMap<&'static str, Origin>,
+    /// E.g. several app-only credentials configured: the warning names the one used.
+    pub warnings: Vec<ConfigWarning>,
 }
 
 impl ProviderSettings {
@@ -162,6 +291,32 @@ impl ProviderSettings {
 
     pub fn delegated_scope(&self) -> String {
         format!("{}/.default offline_access", self.cloud.graph_host)
+    }
+
+    /// How token errors name the app-only credential: its kind and the argument or variable
+    /// that gave it (for OIDC, the token source: "OIDC federated token from
+    /// ACTIONS_ID_TOKEN_REQUEST_URL").
+    pub fn app_only_label(&self) -> Option<String> {
+        let source = self.app_only_source?;
+        if source.kind == CredentialKind::Oidc
+            && let Some(origin) = ["oidc_token", "oidc_token_file_path", "oidc_request_url"]
+                .iter()
+                .find_map(|a| self.origin(a))
+        {
+            return Some(format!("{} from {}", source.kind.name(), origin.name()));
+        }
+        Some(source.label())
+    }
+
+    /// Where the value of `attribute` came from, when it was set.
+    pub fn origin(&self, attribute: &str) -> Option<Origin> {
+        self.origins.get(attribute).copied()
+    }
+
+    /// The name to show for the value of `attribute`: the environment variable it came from,
+    /// else the argument itself.
+    pub fn source_name(&self, attribute: &'static str) -> &'static str {
+        self.origin(attribute).map_or(attribute, |o| o.name())
     }
 }
 
@@ -196,13 +351,22 @@ fn parse_bool(text: &str) -> Option<bool> {
 /// Checks that an endpoint is `https://host[:port]` without a path: credentials never travel
 /// over plain HTTP.
 pub fn validate_endpoint(attribute: &'static str, value: &str) -> Result<String, ConfigError> {
+    validate_endpoint_named(attribute, attribute, value)
+}
+
+/// [`validate_endpoint`], naming the value as `name` (the environment variable it came from).
+fn validate_endpoint_named(
+    attribute: &'static str,
+    name: &str,
+    value: &str,
+) -> Result<String, ConfigError> {
     let trimmed = value.trim().trim_end_matches('/');
     let rest = trimmed.strip_prefix("https://").ok_or_else(|| {
         error(
             attribute,
             "Endpoint must use https",
             format!(
-                "{attribute} = {value:?} is not an https:// URL. Tokens and secrets are only sent \
+                "{name} = {value:?} is not an https:// URL. Tokens and secrets are only sent \
                  over TLS; the emulator serves HTTPS too (use the URL `m365backup-emulator \
                  --print-env` prints)."
             ),
@@ -213,7 +377,7 @@ pub fn validate_endpoint(attribute: &'static str, value: &str) -> Result<String,
             attribute,
             "Endpoint must be scheme and host only",
             format!(
-                "{attribute} = {value:?}: give only scheme, host and optional port (for example \
+                "{name} = {value:?}: give only scheme, host and optional port (for example \
                  \"https://127.0.0.1:8443\"); the provider adds the API version and path itself."
             ),
         ));
@@ -233,10 +397,6 @@ impl AppOnlyCredential {
     }
 }
 
-type Pick<'a> = dyn Fn(&Option<String>, &[&str]) -> Option<String> + 'a;
-type PickBool<'a> =
-    dyn Fn(Option<bool>, &'static str, &'static str) -> Result<bool, ConfigError> + 'a;
-
 /// True for hosts that never leave the machine (App Service's identity endpoint is plain HTTP
 /// on loopback).
 fn is_loopback_host(host: &str) -> bool {
@@ -247,161 +407,381 @@ fn is_loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Reads the configuration's values from the block and the environment, remembering where
+/// each came from.
+struct Sources<'a> {
+    raw: &'a RawProviderConfig,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    origins: BTreeMap<&'static str, Origin>,
+}
+
+impl Sources<'_> {
+    /// The block's value of `attribute` (non-empty), without the environment.
+    fn block(&self, value: &Option<String>, attribute: &'static str) -> Option<Picked> {
+        non_empty(value.clone()).map(|value| Picked {
+            value,
+            origin: Origin::Block(attribute),
+        })
+    }
+
+    /// The first non-empty of the environment variables `names`.
+    fn env(&self, names: &[&'static str]) -> Option<Picked> {
+        names.iter().find_map(|name| {
+            non_empty((self.env)(name)).map(|value| Picked {
+                value,
+                origin: Origin::Env(name),
+            })
+        })
+    }
+
+    /// The block's value, else the first environment variable set; recorded in `origins`.
+    fn pick(
+        &mut self,
+        value: &Option<String>,
+        attribute: &'static str,
+        names: &[&'static str],
+    ) -> Option<Picked> {
+        let picked = self.block(value, attribute).or_else(|| self.env(names))?;
+        self.origins.insert(attribute, picked.origin);
+        Some(picked)
+    }
+
+    /// A boolean argument, else its environment variable; `None` when neither is set.
+    fn flag(
+        &mut self,
+        value: Option<bool>,
+        attribute: &'static str,
+        name: &'static str,
+    ) -> Result<Flag, ConfigError> {
+        let found = match value {
+            Some(v) => Some((v, Origin::Block(attribute))),
+            None => match non_empty((self.env)(name)) {
+                None => None,
+                Some(text) => Some((
+                    parse_bool(&text).ok_or_else(|| {
+                        error(
+                            attribute,
+                            "Invalid boolean environment variable",
+                            format!("{name}={text:?} is not a boolean (use true or false)."),
+                        )
+                    })?,
+                    Origin::Env(name),
+                )),
+            },
+        };
+        if let Some((_, origin)) = found {
+            self.origins.insert(attribute, origin);
+        }
+        Ok(found)
+    }
+
+    fn record(&mut self, attribute: &'static str, picked: &Picked) {
+        self.origins.insert(attribute, picked.origin);
+    }
+}
+
+/// A boolean setting and where it came from; `None` when it is not set.
+type Flag = Option<(bool, Origin)>;
+
+/// Every app-only credential that is configured, most preferred first: the block's (in kind
+/// order), then the environment's (in kind order).
+fn configured_app_only(s: &mut Sources<'_>) -> Result<(Vec<CredentialSource>, Flag), ConfigError> {
+    use CredentialKind::*;
+    let raw = s.raw;
+    let oidc = s.flag(raw.use_oidc, "use_oidc", "ARM_USE_OIDC")?;
+    let msi = s.flag(raw.use_msi, "use_msi", "ARM_USE_MSI")?;
+    let source = |kind, origin| CredentialSource { kind, origin };
+    let mut found = Vec::new();
+
+    // Written in the provider block.
+    for (kind, value, attribute) in [
+        (Certificate, &raw.client_certificate, "client_certificate"),
+        (
+            Certificate,
+            &raw.client_certificate_path,
+            "client_certificate_path",
+        ),
+        (Secret, &raw.client_secret, "client_secret"),
+        (
+            Secret,
+            &raw.client_secret_file_path,
+            "client_secret_file_path",
+        ),
+    ] {
+        if let Some(p) = s.block(value, attribute) {
+            found.push(source(kind, p.origin));
+        }
+    }
+    match oidc {
+        Some((true, origin @ Origin::Block(_))) => found.push(source(Oidc, origin)),
+        // Enabled by ARM_USE_OIDC, with its token source written in the block.
+        Some((true, Origin::Env(_))) => {
+            if let Some(p) = s
+                .block(&raw.oidc_token, "oidc_token")
+                .or_else(|| s.block(&raw.oidc_token_file_path, "oidc_token_file_path"))
+                .or_else(|| s.block(&raw.oidc_request_url, "oidc_request_url"))
+            {
+                found.push(source(Oidc, p.origin));
+            }
+        }
+        _ => {}
+    }
+    if let Some((true, origin @ Origin::Block(_))) = msi {
+        found.push(source(ManagedIdentity, origin));
+    }
+
+    // Found only in the environment.
+    for (kind, name) in [
+        (Certificate, "ARM_CLIENT_CERTIFICATE"),
+        (Certificate, "ARM_CLIENT_CERTIFICATE_PATH"),
+        (Secret, "ARM_CLIENT_SECRET"),
+        (Secret, "ARM_CLIENT_SECRET_FILE_PATH"),
+    ] {
+        if let Some(p) = s.env(&[name]) {
+            found.push(source(kind, p.origin));
+        }
+    }
+    if let Some((true, origin @ Origin::Env(_))) = oidc
+        && !found.iter().any(|c| c.kind == Oidc)
+    {
+        found.push(source(Oidc, origin));
+    }
+    if let Some((true, origin @ Origin::Env(_))) = msi {
+        found.push(source(ManagedIdentity, origin));
+    }
+    Ok((found, oidc))
+}
+
+/// The warning when several app-only credentials are configured.
+fn several_credentials_warning(
+    used: &CredentialSource,
+    ignored: &[CredentialSource],
+) -> ConfigWarning {
+    let ignored: Vec<String> = ignored.iter().map(CredentialSource::describe).collect();
+    ConfigWarning {
+        summary: format!("Using the {} from {}", used.kind.name(), used.origin.name()),
+        detail: format!(
+            "Several app-only credentials are configured. The provider uses {}, and ignores {}. \
+             A credential written in the provider block wins over any found only in the \
+             environment; among several from the same place, the order is client certificate, \
+             client secret, OIDC, managed identity. Remove the credentials you do not mean to use \
+             to silence this warning.",
+            used.describe(),
+            ignored.join(", ")
+        ),
+    }
+}
+
 /// The app-only credential, by the precedence documented on [`AppOnlyCredential`].
 fn resolve_app_only(
-    raw: &RawProviderConfig,
-    pick: &Pick<'_>,
-    pick_bool: &PickBool<'_>,
-    env: &dyn Fn(&str) -> Option<String>,
+    s: &mut Sources<'_>,
     read_file: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<AppOnlyCredential, ConfigError> {
-    if let Some(secret) = pick(&raw.client_secret, &["ARM_CLIENT_SECRET"]) {
-        return Ok(AppOnlyCredential::ClientSecret(Secret::new(secret)));
-    }
-    if let Some(path) = pick(
-        &raw.client_secret_file_path,
-        &["ARM_CLIENT_SECRET_FILE_PATH"],
-    ) {
-        let text = read_file(&path).map_err(|e| {
-            error(
-                "client_secret_file_path",
-                "Cannot read the client secret file",
-                format!("client_secret_file_path {path:?}: {e}"),
-            )
-        })?;
-        let secret = text.trim().to_string();
-        if secret.is_empty() {
-            return Err(error(
-                "client_secret_file_path",
-                "The client secret file is empty",
-                format!("client_secret_file_path {path:?} contains no secret."),
-            ));
+) -> Result<
+    (
+        AppOnlyCredential,
+        Option<CredentialSource>,
+        Option<ConfigWarning>,
+    ),
+    ConfigError,
+> {
+    let (found, oidc_flag) = configured_app_only(s)?;
+    let Some(used) = found.first().copied() else {
+        return Ok((AppOnlyCredential::None, None, None));
+    };
+    let warning = (found.len() > 1).then(|| several_credentials_warning(&used, &found[1..]));
+    let raw = s.raw;
+    // The value of the chosen argument or variable.
+    let value_of = |s: &mut Sources<'_>, attribute: &'static str, value: &Option<String>| {
+        let picked = match used.origin {
+            Origin::Block(_) => s.block(value, attribute),
+            Origin::Env(name) => s.env(&[name]),
         }
-        return Ok(AppOnlyCredential::ClientSecret(Secret::new(secret)));
-    }
-
-    let password = pick(
-        &raw.client_certificate_password,
-        &["ARM_CLIENT_CERTIFICATE_PASSWORD"],
-    )
-    .map(Secret::new);
-    if let Some(b64) = pick(&raw.client_certificate, &["ARM_CLIENT_CERTIFICATE"]) {
-        return Ok(AppOnlyCredential::ClientCertificate {
-            certificate: CertificateSource::Base64(Secret::new(b64)),
-            password,
-        });
-    }
-    if let Some(path) = pick(
-        &raw.client_certificate_path,
-        &["ARM_CLIENT_CERTIFICATE_PATH"],
-    ) {
-        return Ok(AppOnlyCredential::ClientCertificate {
-            certificate: CertificateSource::Path(path),
-            password,
-        });
-    }
-
-    if pick_bool(raw.use_oidc, "use_oidc", "ARM_USE_OIDC")? {
-        if let Some(token) = pick(&raw.oidc_token, &["ARM_OIDC_TOKEN"]) {
-            return Ok(AppOnlyCredential::Oidc(OidcSource::Token(Secret::new(
-                token,
-            ))));
+        .expect("a configured credential has a value");
+        s.record(attribute, &picked);
+        picked
+    };
+    let credential = match used.kind {
+        CredentialKind::Certificate => {
+            let password = s
+                .pick(
+                    &raw.client_certificate_password,
+                    "client_certificate_password",
+                    &["ARM_CLIENT_CERTIFICATE_PASSWORD"],
+                )
+                .map(|p| Secret::new(p.value));
+            let certificate = match used.origin.name() {
+                "client_certificate" | "ARM_CLIENT_CERTIFICATE" => CertificateSource::Base64(
+                    Secret::new(value_of(s, "client_certificate", &raw.client_certificate).value),
+                ),
+                _ => CertificateSource::Path(
+                    value_of(s, "client_certificate_path", &raw.client_certificate_path).value,
+                ),
+            };
+            AppOnlyCredential::ClientCertificate {
+                certificate,
+                password,
+            }
         }
-        if let Some(path) = pick(&raw.oidc_token_file_path, &["ARM_OIDC_TOKEN_FILE_PATH"]) {
-            return Ok(AppOnlyCredential::Oidc(OidcSource::TokenFile(path)));
-        }
-        let url = pick(
-            &raw.oidc_request_url,
-            &["ARM_OIDC_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_URL"],
-        );
-        let token = pick(
-            &raw.oidc_request_token,
-            &["ARM_OIDC_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
-        );
-        return match (url, token) {
-            (Some(url), Some(token)) => {
-                if !url.trim().starts_with("https://") {
+        CredentialKind::Secret => match used.origin.name() {
+            "client_secret" | "ARM_CLIENT_SECRET" => AppOnlyCredential::ClientSecret(Secret::new(
+                value_of(s, "client_secret", &raw.client_secret).value,
+            )),
+            _ => {
+                let path = value_of(s, "client_secret_file_path", &raw.client_secret_file_path);
+                let name = path.origin.name();
+                let path = path.value;
+                let text = read_file(&path).map_err(|e| {
+                    error(
+                        "client_secret_file_path",
+                        "Cannot read the client secret file",
+                        format!("{name} {path:?}: {e}"),
+                    )
+                })?;
+                let secret = text.trim().to_string();
+                if secret.is_empty() {
                     return Err(error(
-                        "oidc_request_url",
-                        "OIDC request URL must use https",
-                        format!(
-                            "oidc_request_url {url:?} is not an https:// URL: the request carries a \
-                             bearer token and is only sent over TLS."
-                        ),
+                        "client_secret_file_path",
+                        "The client secret file is empty",
+                        format!("{name} {path:?} contains no secret."),
                     ));
                 }
-                Ok(AppOnlyCredential::Oidc(OidcSource::Request {
-                    url: url.trim().to_owned(),
-                    token: Secret::new(token),
-                }))
+                AppOnlyCredential::ClientSecret(Secret::new(secret))
             }
-            (Some(_), None) => Err(error(
-                "oidc_request_token",
-                "Missing OIDC request token",
-                "use_oidc is true and oidc_request_url is set, but oidc_request_token is not: set \
+        },
+        CredentialKind::Oidc => resolve_oidc(s, oidc_flag)?,
+        CredentialKind::ManagedIdentity => resolve_msi(s)?,
+    };
+    Ok((credential, Some(used), warning))
+}
+
+/// The OIDC token source: the block's arguments first, then the environment's; the request URL
+/// and token fall back to the environment one by one.
+fn resolve_oidc(s: &mut Sources<'_>, flag: Flag) -> Result<AppOnlyCredential, ConfigError> {
+    let raw = s.raw;
+    let enabled_by = flag.map_or("use_oidc", |(_, o)| o.name());
+    let block_token = s.block(&raw.oidc_token, "oidc_token");
+    let block_file = s.block(&raw.oidc_token_file_path, "oidc_token_file_path");
+    let block_request = s.block(&raw.oidc_request_url, "oidc_request_url").is_some()
+        || s.block(&raw.oidc_request_token, "oidc_request_token")
+            .is_some();
+    let (token, file) = if block_token.is_some() || block_file.is_some() || block_request {
+        (block_token, block_file)
+    } else {
+        (
+            s.env(&["ARM_OIDC_TOKEN"]),
+            s.env(&["ARM_OIDC_TOKEN_FILE_PATH"]),
+        )
+    };
+    if let Some(token) = token {
+        s.record("oidc_token", &token);
+        return Ok(AppOnlyCredential::Oidc(OidcSource::Token(Secret::new(
+            token.value,
+        ))));
+    }
+    if let Some(file) = file {
+        s.record("oidc_token_file_path", &file);
+        return Ok(AppOnlyCredential::Oidc(OidcSource::TokenFile(file.value)));
+    }
+    let url = s.pick(
+        &raw.oidc_request_url,
+        "oidc_request_url",
+        &["ARM_OIDC_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_URL"],
+    );
+    let token = s.pick(
+        &raw.oidc_request_token,
+        "oidc_request_token",
+        &["ARM_OIDC_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"],
+    );
+    match (url, token) {
+        (Some(url), Some(token)) => {
+            if !url.value.trim().starts_with("https://") {
+                return Err(error(
+                    "oidc_request_url",
+                    "OIDC request URL must use https",
+                    format!(
+                        "{} {:?} is not an https:// URL: the request carries a bearer token and \
+                         is only sent over TLS.",
+                        url.origin.name(),
+                        url.value
+                    ),
+                ));
+            }
+            Ok(AppOnlyCredential::Oidc(OidcSource::Request {
+                url: url.value.trim().to_owned(),
+                token: Secret::new(token.value),
+            }))
+        }
+        (Some(url), None) => Err(error(
+            "oidc_request_token",
+            "Missing OIDC request token",
+            format!(
+                "{enabled_by} is true and {} is set, but no OIDC request token is: set \
                  oidc_request_token (ARM_OIDC_REQUEST_TOKEN), or in GitHub Actions grant the job \
-                 `permissions: id-token: write` so that ACTIONS_ID_TOKEN_REQUEST_TOKEN is set."
-                    .to_owned(),
-            )),
-            (None, Some(_)) => Err(error(
-                "oidc_request_url",
-                "Missing OIDC request URL",
-                "use_oidc is true and oidc_request_token is set, but oidc_request_url is not: set \
-                 oidc_request_url (ARM_OIDC_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_URL)."
-                    .to_owned(),
-            )),
-            (None, None) => Err(error(
-                "use_oidc",
-                "No OIDC token source",
-                "use_oidc is true but no OIDC token is configured: set oidc_token \
+                 `permissions: id-token: write` so that ACTIONS_ID_TOKEN_REQUEST_TOKEN is set.",
+                url.origin.name()
+            ),
+        )),
+        (None, Some(token)) => Err(error(
+            "oidc_request_url",
+            "Missing OIDC request URL",
+            format!(
+                "{enabled_by} is true and {} is set, but no OIDC request URL is: set \
+                 oidc_request_url (ARM_OIDC_REQUEST_URL or ACTIONS_ID_TOKEN_REQUEST_URL).",
+                token.origin.name()
+            ),
+        )),
+        (None, None) => Err(error(
+            "use_oidc",
+            "No OIDC token source",
+            format!(
+                "{enabled_by} is true but no OIDC token is configured: set oidc_token \
                  (ARM_OIDC_TOKEN), oidc_token_file_path (ARM_OIDC_TOKEN_FILE_PATH), or \
                  oidc_request_url and oidc_request_token (ARM_OIDC_REQUEST_URL / \
                  ARM_OIDC_REQUEST_TOKEN; in GitHub Actions, grant the job `permissions: id-token: \
                  write` and ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN are used)."
-                    .to_owned(),
-            )),
-        };
+            ),
+        )),
     }
+}
 
-    if pick_bool(raw.use_msi, "use_msi", "ARM_USE_MSI")? {
-        let endpoint = non_empty(env("IDENTITY_ENDPOINT"));
-        let header = non_empty(env("IDENTITY_HEADER"));
-        return match (endpoint, header) {
-            (Some(endpoint), Some(header)) => {
-                let url = reqwest::Url::parse(endpoint.trim()).map_err(|e| {
-                    error(
-                        "use_msi",
-                        "Invalid IDENTITY_ENDPOINT",
-                        format!("IDENTITY_ENDPOINT {endpoint:?} is not a URL ({e})."),
-                    )
-                })?;
-                let local = url.host_str().is_some_and(is_loopback_host);
-                if url.scheme() != "https" && !(url.scheme() == "http" && local) {
-                    return Err(error(
-                        "use_msi",
-                        "IDENTITY_ENDPOINT must use https",
-                        format!(
-                            "IDENTITY_ENDPOINT {endpoint:?} must be https://, or http:// on the \
-                             loopback interface as App Service provides it."
-                        ),
-                    ));
-                }
-                Ok(AppOnlyCredential::ManagedIdentity(MsiSource::AppService {
-                    endpoint: endpoint.trim().to_owned(),
-                    header: Secret::new(header),
-                }))
+/// The managed identity endpoint: App Service's variables, else the VM metadata service.
+fn resolve_msi(s: &mut Sources<'_>) -> Result<AppOnlyCredential, ConfigError> {
+    let endpoint = non_empty((s.env)("IDENTITY_ENDPOINT"));
+    let header = non_empty((s.env)("IDENTITY_HEADER"));
+    match (endpoint, header) {
+        (Some(endpoint), Some(header)) => {
+            let url = reqwest::Url::parse(endpoint.trim()).map_err(|e| {
+                error(
+                    "use_msi",
+                    "Invalid IDENTITY_ENDPOINT",
+                    format!("IDENTITY_ENDPOINT {endpoint:?} is not a URL ({e})."),
+                )
+            })?;
+            let local = url.host_str().is_some_and(is_loopback_host);
+            if url.scheme() != "https" && !(url.scheme() == "http" && local) {
+                return Err(error(
+                    "use_msi",
+                    "IDENTITY_ENDPOINT must use https",
+                    format!(
+                        "IDENTITY_ENDPOINT {endpoint:?} must be https://, or http:// on the \
+                         loopback interface as App Service provides it."
+                    ),
+                ));
             }
-            (Some(_), None) => Err(error(
-                "use_msi",
-                "Incomplete managed identity environment",
-                "use_msi is true and IDENTITY_ENDPOINT is set, but IDENTITY_HEADER is not: both \
-                 are set by App Service for the app's managed identity."
-                    .to_owned(),
-            )),
-            _ => Ok(AppOnlyCredential::ManagedIdentity(MsiSource::VmMetadata)),
-        };
+            Ok(AppOnlyCredential::ManagedIdentity(MsiSource::AppService {
+                endpoint: endpoint.trim().to_owned(),
+                header: Secret::new(header),
+            }))
+        }
+        (Some(_), None) => Err(error(
+            "use_msi",
+            "Incomplete managed identity environment",
+            "use_msi is true and IDENTITY_ENDPOINT is set, but IDENTITY_HEADER is not: both \
+             are set by App Service for the app's managed identity."
+                .to_owned(),
+        )),
+        _ => Ok(AppOnlyCredential::ManagedIdentity(MsiSource::VmMetadata)),
     }
-    Ok(AppOnlyCredential::None)
 }
 
 /// Resolves arguments, then environment variables, then defaults.
@@ -410,170 +790,226 @@ pub fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
     read_file: &dyn Fn(&str) -> Result<String, String>,
 ) -> Result<ProviderSettings, ConfigError> {
-    let pick = |value: &Option<String>, names: &[&str]| -> Option<String> {
-        non_empty(value.clone()).or_else(|| names.iter().find_map(|name| non_empty(env(name))))
-    };
-    let pick_bool = |value: Option<bool>,
-                     attribute: &'static str,
-                     name: &'static str|
-     -> Result<bool, ConfigError> {
-        match value {
-            Some(v) => Ok(v),
-            None => match env(name) {
-                None => Ok(false),
-                Some(text) => parse_bool(&text).ok_or_else(|| {
-                    error(
-                        attribute,
-                        "Invalid boolean environment variable",
-                        format!("{name}={text:?} is not a boolean (use true or false)."),
-                    )
-                }),
-            },
-        }
+    let mut s = Sources {
+        raw,
+        env,
+        origins: BTreeMap::new(),
     };
 
-    let tenant_id = pick(&raw.tenant_id, &["ARM_TENANT_ID"]);
+    let tenant_id = s.pick(&raw.tenant_id, "tenant_id", &["ARM_TENANT_ID"]);
     if let Some(tenant) = &tenant_id
-        && !is_guid(tenant)
+        && !is_guid(&tenant.value)
     {
         return Err(error(
             "tenant_id",
             "Invalid tenant_id",
             format!(
-                "tenant_id {tenant:?} is not a tenant ID (a GUID such as 00000000-0000-0000-0000-000000000000)."
+                "{} {:?} is not a tenant ID (a GUID such as 00000000-0000-0000-0000-000000000000).",
+                tenant.origin.name(),
+                tenant.value
             ),
         ));
     }
-    let client_id = pick(&raw.client_id, &["ARM_CLIENT_ID"]);
+    let client_id = s.pick(&raw.client_id, "client_id", &["ARM_CLIENT_ID"]);
     if let Some(client) = &client_id
-        && !is_guid(client)
+        && !is_guid(&client.value)
     {
         return Err(error(
             "client_id",
             "Invalid client_id",
-            format!("client_id {client:?} is not an application (client) ID (a GUID)."),
+            format!(
+                "{} {:?} is not an application (client) ID (a GUID).",
+                client.origin.name(),
+                client.value
+            ),
         ));
     }
 
-    let app_only = resolve_app_only(raw, &pick, &pick_bool, env, read_file)?;
+    let (app_only, app_only_source, credential_warning) = resolve_app_only(&mut s, read_file)?;
     if app_only.needs_client_id() && client_id.is_none() {
+        let from = app_only_source
+            .map(|c| format!(" (from {})", c.origin.name()))
+            .unwrap_or_default();
         return Err(error(
             "client_id",
             "Missing client_id",
             format!(
-                "The {} credential is configured but client_id (ARM_CLIENT_ID) is not: set it to \
-                 the controller app's application (client) ID.",
+                "The {} credential is configured{from} but client_id (ARM_CLIENT_ID) is not: set \
+                 it to the controller app's application (client) ID.",
                 app_only.kind_name()
             ),
         ));
     }
 
-    let environment =
-        pick(&raw.environment, &["ARM_ENVIRONMENT"]).unwrap_or_else(|| "public".into());
-    let cloud = *CLOUDS
-        .iter()
-        .find(|c| c.name.eq_ignore_ascii_case(environment.trim()))
-        .ok_or_else(|| {
+    let environment = s.pick(&raw.environment, "environment", &["ARM_ENVIRONMENT"]);
+    let cloud = match &environment {
+        None => CLOUDS[0],
+        Some(e) => find_cloud(&e.value).ok_or_else(|| {
             error(
                 "environment",
                 "Unknown environment",
                 format!(
-                    "environment {environment:?} is not one of public, usgovernment, dod, china."
+                    "{} {:?} is not one of {CLOUD_NAMES}.",
+                    e.origin.name(),
+                    e.value
                 ),
             )
-        })?;
+        })?,
+    };
 
-    let graph_override = pick(&raw.graph_endpoint, &["M365BACKUP_GRAPH_ENDPOINT"]);
+    let graph_override = s.pick(
+        &raw.graph_endpoint,
+        "graph_endpoint",
+        &["M365BACKUP_GRAPH_ENDPOINT"],
+    );
     if cloud.name != "public" && graph_override.is_none() {
+        let (named, value) = environment
+            .as_ref()
+            .map_or(("environment", cloud.name), |e| {
+                (e.origin.name(), e.value.as_str())
+            });
         return Err(error(
             "environment",
             "Microsoft 365 Backup Storage is only available in the global cloud",
             format!(
-                "environment = {:?}: Microsoft documents the Backup Storage Graph APIs for the \
+                "{named} = {value:?}: Microsoft documents the Backup Storage Graph APIs for the \
                  global service only (not for US Government L4/L5 or China). Use environment = \
-                 \"public\", or set graph_endpoint explicitly if your cloud offers the API.",
-                cloud.name
+                 \"public\", or set graph_endpoint explicitly if your cloud offers the API."
             ),
         ));
     }
-    let graph_endpoint = validate_endpoint(
-        "graph_endpoint",
-        graph_override.as_deref().unwrap_or(cloud.graph_host),
-    )?;
-    let authority_host = validate_endpoint(
+    let graph_endpoint = match &graph_override {
+        Some(p) => validate_endpoint_named("graph_endpoint", p.origin.name(), &p.value)?,
+        None => validate_endpoint("graph_endpoint", cloud.graph_host)?,
+    };
+    let authority_host = match s.pick(
+        &raw.authority_host,
         "authority_host",
-        pick(&raw.authority_host, &["M365BACKUP_AUTHORITY_HOST"])
-            .as_deref()
-            .unwrap_or(cloud.authority_host),
-    )?;
+        &["M365BACKUP_AUTHORITY_HOST"],
+    ) {
+        Some(p) => validate_endpoint_named("authority_host", p.origin.name(), &p.value)?,
+        None => validate_endpoint("authority_host", cloud.authority_host)?,
+    };
 
-    let api_version =
-        pick(&raw.api_version, &["M365BACKUP_API_VERSION"]).unwrap_or_else(|| "v1.0".into());
-    if api_version != "v1.0" && api_version != "beta" {
+    let api_version = s.pick(&raw.api_version, "api_version", &["M365BACKUP_API_VERSION"]);
+    if let Some(p) = &api_version
+        && p.value != "v1.0"
+        && p.value != "beta"
+    {
         return Err(error(
             "api_version",
             "Unknown api_version",
-            format!("api_version {api_version:?} is not \"v1.0\" or \"beta\"."),
+            format!(
+                "{} {:?} is not \"v1.0\" or \"beta\".",
+                p.origin.name(),
+                p.value
+            ),
         ));
     }
+    let api_version = api_version.map_or_else(|| "v1.0".to_owned(), |p| p.value);
 
-    let timeout_text =
-        pick(&raw.request_timeout, &["M365BACKUP_REQUEST_TIMEOUT"]).unwrap_or_else(|| "60s".into());
-    let request_timeout = parse_duration(&timeout_text)
-        .ok()
-        .filter(|d| d.whole_seconds() >= 1 && d.whole_seconds() <= 3600)
-        .map(|d| Duration::from_secs(d.whole_seconds() as u64))
-        .ok_or_else(|| {
-            error(
-                "request_timeout",
-                "Invalid request_timeout",
-                format!("request_timeout {timeout_text:?} must be a duration from 1s to 1h, such as \"60s\" or \"2m\"."),
-            )
-        })?;
+    let timeout = s.pick(
+        &raw.request_timeout,
+        "request_timeout",
+        &["M365BACKUP_REQUEST_TIMEOUT"],
+    );
+    let request_timeout = match &timeout {
+        None => Duration::from_secs(60),
+        Some(p) => parse_duration(&p.value)
+            .ok()
+            .filter(|d| d.whole_seconds() >= 1 && d.whole_seconds() <= 3600)
+            .map(|d| Duration::from_secs(d.whole_seconds() as u64))
+            .ok_or_else(|| {
+                error(
+                    "request_timeout",
+                    "Invalid request_timeout",
+                    format!(
+                        "{} {:?} must be a duration from 1s to 1h, such as \"60s\" or \"2m\".",
+                        p.origin.name(),
+                        p.value
+                    ),
+                )
+            })?,
+    };
 
     let max_retries = match raw.max_retries {
-        Some(n) => Some(n),
-        None => match env("M365BACKUP_MAX_RETRIES") {
+        Some(n) => {
+            s.origins
+                .insert("max_retries", Origin::Block("max_retries"));
+            Some((n, "max_retries"))
+        }
+        None => match s.env(&["M365BACKUP_MAX_RETRIES"]) {
             None => None,
-            Some(text) => Some(text.trim().parse::<i64>().map_err(|_| {
-                error(
-                    "max_retries",
-                    "Invalid max_retries",
-                    format!("M365BACKUP_MAX_RETRIES={text:?} is not a whole number."),
-                )
-            })?),
+            Some(p) => {
+                s.record("max_retries", &p);
+                Some((
+                    p.value.trim().parse::<i64>().map_err(|_| {
+                        error(
+                            "max_retries",
+                            "Invalid max_retries",
+                            format!(
+                                "M365BACKUP_MAX_RETRIES={:?} is not a whole number.",
+                                p.value
+                            ),
+                        )
+                    })?,
+                    "M365BACKUP_MAX_RETRIES",
+                ))
+            }
         },
+    };
+    let max_retries = match max_retries {
+        None => 8,
+        Some((n, _)) if (0..=50).contains(&n) => n,
+        Some((n, name)) => {
+            return Err(error(
+                "max_retries",
+                "Invalid max_retries",
+                format!("{name} = {n} must be between 0 and 50."),
+            ));
+        }
+    };
+
+    // Delegated sources: the block's tokens, else the environment's (else, later, the token
+    // cache written by `login`).
+    let block_refresh = s.block(&raw.delegated_refresh_token, "delegated_refresh_token");
+    let block_access = s.block(&raw.delegated_access_token, "delegated_access_token");
+    let (refresh, access) = if block_refresh.is_some() || block_access.is_some() {
+        (block_refresh, block_access)
+    } else {
+        (
+            s.env(&["M365BACKUP_DELEGATED_REFRESH_TOKEN"]),
+            s.env(&["M365BACKUP_DELEGATED_ACCESS_TOKEN"]),
+        )
+    };
+    if let Some(p) = &refresh {
+        s.record("delegated_refresh_token", p);
     }
-    .unwrap_or(8);
-    if !(0..=50).contains(&max_retries) {
-        return Err(error(
-            "max_retries",
-            "Invalid max_retries",
-            format!("max_retries = {max_retries} must be between 0 and 50."),
-        ));
+    if let Some(p) = &access {
+        s.record("delegated_access_token", p);
     }
+    let token_cache_path = s.pick(
+        &raw.token_cache_path,
+        "token_cache_path",
+        &["M365BACKUP_TOKEN_CACHE"],
+    );
 
     Ok(ProviderSettings {
-        tenant_id,
-        client_id,
+        tenant_id: tenant_id.map(|p| p.value),
+        client_id: client_id.map(|p| p.value),
         app_only,
-        delegated_refresh_token: pick(
-            &raw.delegated_refresh_token,
-            &["M365BACKUP_DELEGATED_REFRESH_TOKEN"],
-        )
-        .map(Secret::new),
-        delegated_access_token: pick(
-            &raw.delegated_access_token,
-            &["M365BACKUP_DELEGATED_ACCESS_TOKEN"],
-        )
-        .map(Secret::new),
-        token_cache_path: pick(&raw.token_cache_path, &["M365BACKUP_TOKEN_CACHE"]),
+        app_only_source,
+        delegated_refresh_token: refresh.map(|p| Secret::new(p.value)),
+        delegated_access_token: access.map(|p| Secret::new(p.value)),
+        token_cache_path: token_cache_path.map(|p| p.value),
         cloud,
         graph_endpoint,
         authority_host,
         api_version,
         request_timeout,
         max_retries: max_retries as u32,
+        origins: s.origins,
+        warnings: credential_warning.into_iter().collect(),
     })
 }
 
@@ -757,12 +1193,12 @@ mod tests {
     }
 
     #[test]
-    fn precedence_secret_certificate_oidc_msi() {
+    fn environment_order_certificate_secret_oidc_msi() {
         let everything = [
-            ("ARM_CLIENT_SECRET", "s"),
-            ("ARM_CLIENT_SECRET_FILE_PATH", "/secret"),
             ("ARM_CLIENT_CERTIFICATE", "YmFzZTY0"),
             ("ARM_CLIENT_CERTIFICATE_PATH", "/cert.p12"),
+            ("ARM_CLIENT_SECRET", "s"),
+            ("ARM_CLIENT_SECRET_FILE_PATH", "/secret"),
             ("ARM_CLIENT_CERTIFICATE_PASSWORD", "pw"),
             ("ARM_USE_OIDC", "true"),
             ("ARM_OIDC_TOKEN", "oidc"),
@@ -773,8 +1209,6 @@ mod tests {
         ];
         let mut vars = everything.to_vec();
         let expect = [
-            AppOnlyCredential::ClientSecret("s".into()),
-            AppOnlyCredential::ClientSecret("from-file".into()),
             AppOnlyCredential::ClientCertificate {
                 certificate: CertificateSource::Base64("YmFzZTY0".into()),
                 password: Some("pw".into()),
@@ -783,6 +1217,8 @@ mod tests {
                 certificate: CertificateSource::Path("/cert.p12".into()),
                 password: Some("pw".into()),
             },
+            AppOnlyCredential::ClientSecret("s".into()),
+            AppOnlyCredential::ClientSecret("from-file".into()),
         ];
         for (i, want) in expect.iter().enumerate() {
             assert_eq!(&kind(&vars).unwrap(), want, "step {i}");
@@ -822,6 +1258,385 @@ mod tests {
         );
         vars.retain(|(k, _)| *k != "ARM_USE_MSI");
         assert_eq!(kind(&vars).unwrap(), AppOnlyCredential::None);
+    }
+
+    fn with_app(raw: RawProviderConfig, vars: &[(&str, &str)]) -> ProviderSettings {
+        let mut all = vec![("ARM_CLIENT_ID", APP)];
+        all.extend_from_slice(vars);
+        resolve_with(raw, &all).unwrap()
+    }
+
+    #[test]
+    fn a_secret_file_in_the_block_beats_a_secret_in_the_environment() {
+        let raw = RawProviderConfig {
+            client_secret_file_path: Some("/secret".into()),
+            ..Default::default()
+        };
+        let s = with_app(raw, &[("ARM_CLIENT_SECRET", "wrong")]);
+        assert_eq!(
+            s.app_only,
+            AppOnlyCredential::ClientSecret("from-file".into())
+        );
+        assert_eq!(
+            s.app_only_source,
+            Some(CredentialSource {
+                kind: CredentialKind::Secret,
+                origin: Origin::Block("client_secret_file_path")
+            })
+        );
+        assert_eq!(s.warnings.len(), 1);
+        let w = &s.warnings[0];
+        assert!(w.summary.contains("client_secret_file_path"), "{w:?}");
+        assert!(w.detail.contains("ARM_CLIENT_SECRET"), "{w:?}");
+        assert!(
+            !format!("{w:?}").contains("wrong"),
+            "no secret in the warning"
+        );
+
+        // The reverse: the secret in the block, a (broken) file path in the environment, which
+        // is ignored without being read.
+        let raw = RawProviderConfig {
+            client_secret: Some("block".into()),
+            ..Default::default()
+        };
+        let s = with_app(raw, &[("ARM_CLIENT_SECRET_FILE_PATH", "/nope")]);
+        assert_eq!(s.app_only, AppOnlyCredential::ClientSecret("block".into()));
+        assert!(s.warnings[0].summary.contains("client_secret"));
+        assert!(s.warnings[0].detail.contains("ARM_CLIENT_SECRET_FILE_PATH"));
+    }
+
+    #[test]
+    fn a_block_certificate_beats_an_environment_secret_and_takes_its_password_from_there() {
+        let raw = RawProviderConfig {
+            client_certificate_path: Some("/cert.p12".into()),
+            ..Default::default()
+        };
+        let s = with_app(
+            raw,
+            &[
+                ("ARM_CLIENT_SECRET", "s"),
+                ("ARM_CLIENT_CERTIFICATE", "ZW52"),
+                ("ARM_CLIENT_CERTIFICATE_PASSWORD", "pw"),
+            ],
+        );
+        assert_eq!(
+            s.app_only,
+            AppOnlyCredential::ClientCertificate {
+                certificate: CertificateSource::Path("/cert.p12".into()),
+                password: Some("pw".into()),
+            }
+        );
+        assert_eq!(
+            s.origin("client_certificate_password"),
+            Some(Origin::Env("ARM_CLIENT_CERTIFICATE_PASSWORD"))
+        );
+        assert_eq!(
+            s.source_name("client_certificate_path"),
+            "client_certificate_path"
+        );
+        let d = &s.warnings[0].detail;
+        assert!(
+            d.contains("ARM_CLIENT_SECRET") && d.contains("ARM_CLIENT_CERTIFICATE"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn block_flags_beat_the_environment() {
+        // use_msi = false in the block: ARM_USE_MSI is ignored, and nothing else is configured.
+        let raw = RawProviderConfig {
+            use_msi: Some(false),
+            use_oidc: Some(false),
+            ..Default::default()
+        };
+        let s = with_app(
+            raw,
+            &[
+                ("ARM_USE_MSI", "true"),
+                ("ARM_USE_OIDC", "true"),
+                ("ARM_OIDC_TOKEN", "t"),
+            ],
+        );
+        assert_eq!(s.app_only, AppOnlyCredential::None);
+        assert!(s.warnings.is_empty());
+        // use_msi = true in the block beats an environment secret.
+        let raw = RawProviderConfig {
+            use_msi: Some(true),
+            ..Default::default()
+        };
+        let s = with_app(raw, &[("ARM_CLIENT_SECRET", "s")]);
+        assert_eq!(
+            s.app_only,
+            AppOnlyCredential::ManagedIdentity(MsiSource::VmMetadata)
+        );
+        assert!(
+            s.warnings[0]
+                .summary
+                .contains("managed identity from use_msi")
+        );
+        // ARM_USE_OIDC with the token file written in the block counts as the block's.
+        let raw = RawProviderConfig {
+            oidc_token_file_path: Some("/oidc".into()),
+            ..Default::default()
+        };
+        let s = with_app(
+            raw,
+            &[
+                ("ARM_USE_OIDC", "true"),
+                ("ARM_OIDC_TOKEN", "env-token"),
+                ("ARM_CLIENT_SECRET", "s"),
+            ],
+        );
+        assert_eq!(
+            s.app_only,
+            AppOnlyCredential::Oidc(OidcSource::TokenFile("/oidc".into()))
+        );
+        // use_oidc in the block: the request URL from the block, its token from GitHub's variable.
+        let raw = RawProviderConfig {
+            use_oidc: Some(true),
+            oidc_request_url: Some("https://block.example/t".into()),
+            ..Default::default()
+        };
+        let s = with_app(
+            raw,
+            &[
+                ("ARM_OIDC_TOKEN", "ignored"),
+                ("ACTIONS_ID_TOKEN_REQUEST_URL", "https://gh.example/a"),
+                ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "t-gh"),
+            ],
+        );
+        assert_eq!(
+            s.app_only,
+            AppOnlyCredential::Oidc(OidcSource::Request {
+                url: "https://block.example/t".into(),
+                token: "t-gh".into()
+            })
+        );
+        assert_eq!(
+            s.origin("oidc_request_token"),
+            Some(Origin::Env("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+        );
+        assert_eq!(
+            s.app_only_label().unwrap(),
+            "OIDC federated token from oidc_request_url"
+        );
+        assert!(s.warnings.is_empty(), "one credential: {:?}", s.warnings);
+    }
+
+    #[test]
+    fn one_credential_gives_no_warning() {
+        let s = with_app(RawProviderConfig::default(), &[("ARM_CLIENT_SECRET", "s")]);
+        assert!(s.warnings.is_empty());
+        assert_eq!(
+            s.app_only_source.unwrap().label(),
+            "client secret from ARM_CLIENT_SECRET"
+        );
+    }
+
+    #[test]
+    fn delegated_tokens_from_the_block_replace_the_environments() {
+        let raw = RawProviderConfig {
+            delegated_access_token: Some("block-access".into()),
+            ..Default::default()
+        };
+        let env = [
+            ("M365BACKUP_DELEGATED_REFRESH_TOKEN", "env-refresh"),
+            ("M365BACKUP_DELEGATED_ACCESS_TOKEN", "env-access"),
+        ];
+        let s = with_app(raw, &env);
+        assert_eq!(s.delegated_access_token, Some("block-access".into()));
+        assert_eq!(s.delegated_refresh_token, None);
+        let s = with_app(RawProviderConfig::default(), &env);
+        assert_eq!(s.delegated_refresh_token, Some("env-refresh".into()));
+        assert_eq!(s.delegated_access_token, Some("env-access".into()));
+        assert_eq!(
+            s.origin("delegated_refresh_token"),
+            Some(Origin::Env("M365BACKUP_DELEGATED_REFRESH_TOKEN"))
+        );
+    }
+
+    #[test]
+    fn azuread_environment_names_are_accepted() {
+        for (name, cloud) in [
+            ("global", "public"),
+            ("Public", "public"),
+            ("usgovernmentl4", "usgovernment"),
+            ("usgovernmentl5", "dod"),
+            ("china", "china"),
+        ] {
+            let raw = RawProviderConfig {
+                environment: Some(name.into()),
+                graph_endpoint: Some("https://127.0.0.1:8443".into()),
+                ..Default::default()
+            };
+            assert_eq!(resolve_with(raw, &[]).unwrap().cloud.name, cloud, "{name}");
+        }
+        assert_eq!(
+            find_cloud("usgovernmentl5").unwrap().graph_host,
+            "https://dod-graph.microsoft.us"
+        );
+        let e =
+            resolve_with(RawProviderConfig::default(), &[("ARM_ENVIRONMENT", "mars")]).unwrap_err();
+        assert!(
+            e.detail.contains("ARM_ENVIRONMENT") && e.detail.contains("global"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn errors_about_environment_values_name_the_variable() {
+        let cases = [
+            ("ARM_TENANT_ID", "contoso", "tenant_id"),
+            ("ARM_CLIENT_ID", "x", "client_id"),
+            ("M365BACKUP_API_VERSION", "v2", "api_version"),
+            ("M365BACKUP_REQUEST_TIMEOUT", "forever", "request_timeout"),
+            ("M365BACKUP_MAX_RETRIES", "99", "max_retries"),
+            ("M365BACKUP_GRAPH_ENDPOINT", "http://x", "graph_endpoint"),
+            ("M365BACKUP_AUTHORITY_HOST", "https://x/y", "authority_host"),
+            (
+                "ARM_CLIENT_SECRET_FILE_PATH",
+                "/nope",
+                "client_secret_file_path",
+            ),
+            ("ARM_USE_OIDC", "maybe", "use_oidc"),
+        ];
+        for (name, value, attribute) in cases {
+            let e = resolve_with(
+                RawProviderConfig::default(),
+                &[("ARM_CLIENT_ID", APP), (name, value)],
+            )
+            .unwrap_err();
+            assert_eq!(e.attribute, attribute, "{name}");
+            assert!(e.detail.contains(name), "{name}: {}", e.detail);
+        }
+        // The same value written in the block names the argument.
+        let raw = RawProviderConfig {
+            tenant_id: Some("contoso".into()),
+            ..Default::default()
+        };
+        let e = resolve_with(raw, &[]).unwrap_err();
+        assert!(e.detail.starts_with("tenant_id "), "{}", e.detail);
+        let e = kind(&[
+            ("ARM_USE_OIDC", "true"),
+            ("ARM_OIDC_REQUEST_URL", "https://a"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.detail
+                .contains("ARM_USE_OIDC is true and ARM_OIDC_REQUEST_URL"),
+            "{}",
+            e.detail
+        );
+    }
+
+    /// Which sources a generated configuration has, in the block and in the environment:
+    /// certificate (base64), certificate path, secret, secret file, OIDC, managed identity.
+    #[derive(Clone, Debug)]
+    struct Layout {
+        block: [bool; 6],
+        env: [bool; 6],
+        block_msi_false: bool,
+    }
+
+    /// The reference model: the block's sources in order, then the environment's, OIDC and
+    /// managed identity counted once per place they are enabled from.
+    fn model(l: &Layout) -> Vec<(usize, bool)> {
+        let mut out: Vec<(usize, bool)> =
+            (0..6).filter(|i| l.block[*i]).map(|i| (i, true)).collect();
+        for i in 0..6 {
+            let enabled_in_block = match i {
+                4 => l.block[4],
+                5 => l.block[5] || l.block_msi_false,
+                _ => false,
+            };
+            if l.env[i] && !enabled_in_block {
+                out.push((i, false));
+            }
+        }
+        out
+    }
+
+    fn expected_credential(index: usize, block: bool) -> AppOnlyCredential {
+        let tag = if block { "b" } else { "e" };
+        match index {
+            0 => AppOnlyCredential::ClientCertificate {
+                certificate: CertificateSource::Base64(format!("{tag}-cert").into()),
+                password: None,
+            },
+            1 => AppOnlyCredential::ClientCertificate {
+                certificate: CertificateSource::Path(format!("/{tag}-cert.p12")),
+                password: None,
+            },
+            2 => AppOnlyCredential::ClientSecret(format!("{tag}-secret").into()),
+            3 => AppOnlyCredential::ClientSecret(format!("{tag}-file").into()),
+            4 => AppOnlyCredential::Oidc(OidcSource::Token(format!("{tag}-oidc").into())),
+            _ => AppOnlyCredential::ManagedIdentity(MsiSource::VmMetadata),
+        }
+    }
+
+    fn layout() -> impl proptest::strategy::Strategy<Value = Layout> {
+        use proptest::prelude::*;
+        (any::<[bool; 6]>(), any::<[bool; 6]>(), any::<bool>()).prop_map(|(block, env, f)| Layout {
+            block,
+            env,
+            block_msi_false: f && !block[5],
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_block_wins_then_the_kind_order(l in layout()) {
+            let some = |on: bool, v: &str| on.then(|| v.to_owned());
+            let raw = RawProviderConfig {
+                client_certificate: some(l.block[0], "b-cert"),
+                client_certificate_path: some(l.block[1], "/b-cert.p12"),
+                client_secret: some(l.block[2], "b-secret"),
+                client_secret_file_path: some(l.block[3], "/b-file"),
+                use_oidc: l.block[4].then_some(true),
+                oidc_token: some(l.block[4], "b-oidc"),
+                use_msi: if l.block[5] { Some(true) } else if l.block_msi_false { Some(false) } else { None },
+                ..Default::default()
+            };
+            let mut vars: Vec<(&str, &str)> = vec![("ARM_CLIENT_ID", APP)];
+            let env_values = [
+                ("ARM_CLIENT_CERTIFICATE", "e-cert"),
+                ("ARM_CLIENT_CERTIFICATE_PATH", "/e-cert.p12"),
+                ("ARM_CLIENT_SECRET", "e-secret"),
+                ("ARM_CLIENT_SECRET_FILE_PATH", "/e-file"),
+                ("ARM_USE_OIDC", "true"),
+                ("ARM_USE_MSI", "true"),
+            ];
+            for (i, pair) in env_values.iter().enumerate() {
+                if l.env[i] {
+                    vars.push(*pair);
+                }
+            }
+            if l.env[4] {
+                vars.push(("ARM_OIDC_TOKEN", "e-oidc"));
+            }
+            let map: std::collections::HashMap<String, String> =
+                vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let s = resolve(&raw, &|n| map.get(n).cloned(), &|p| match p {
+                "/b-file" => Ok("b-file".into()),
+                "/e-file" => Ok("e-file".into()),
+                _ => Err("no such file".into()),
+            })
+            .unwrap();
+            let expected = model(&l);
+            match expected.first() {
+                None => proptest::prop_assert_eq!(&s.app_only, &AppOnlyCredential::None),
+                Some((index, block)) => {
+                    proptest::prop_assert_eq!(&s.app_only, &expected_credential(*index, *block));
+                    proptest::prop_assert_eq!(s.app_only_source.unwrap().origin.is_env(), !*block);
+                }
+            }
+            proptest::prop_assert_eq!(s.warnings.len(), usize::from(expected.len() > 1));
+            let printed = format!("{:?}", s.warnings);
+            for secret in ["b-cert", "e-cert", "b-secret", "e-secret", "b-oidc", "e-oidc"] {
+                proptest::prop_assert!(!printed.contains(&format!("\"{secret}")), "{printed}");
+            }
+        }
     }
 
     #[test]

@@ -114,7 +114,7 @@ fn app_only_credential(
                         credential_problem(
                             "client_certificate",
                             "Invalid client certificate",
-                            format!("client_certificate (ARM_CLIENT_CERTIFICATE): {e}."),
+                            format!("{}: {e}.", settings.source_name("client_certificate")),
                         )
                     })?,
                 ),
@@ -124,7 +124,10 @@ fn app_only_credential(
                         credential_problem(
                             "client_certificate_path",
                             "Cannot read the client certificate",
-                            format!("client_certificate_path {path:?}: {e}."),
+                            format!(
+                                "{} {path:?}: {e}.",
+                                settings.source_name("client_certificate_path")
+                            ),
                         )
                     })?,
                 ),
@@ -134,7 +137,10 @@ fn app_only_credential(
                 credential_problem(
                     attribute,
                     "Invalid client certificate",
-                    format!("The client certificate ({attribute}) cannot be used: {e}."),
+                    format!(
+                        "The client certificate from {} cannot be used: {e}.",
+                        settings.source_name(attribute)
+                    ),
                 )
             })?;
             Box::new(ClientCertificateCredential::new(client_id, cert))
@@ -147,7 +153,10 @@ fn app_only_credential(
                         return Err(credential_problem(
                             "oidc_token_file_path",
                             "Cannot read the OIDC token file",
-                            format!("oidc_token_file_path {path:?}: {e}."),
+                            format!(
+                                "{} {path:?}: {e}.",
+                                settings.source_name("oidc_token_file_path")
+                            ),
                         ));
                     }
                     OidcTokenSource::File(path.clone())
@@ -205,7 +214,7 @@ fn with_token_cache(
         Err(e) if explicit => Err(credential_problem(
             "token_cache_path",
             "Cannot read the token cache",
-            format!("token_cache_path (M365BACKUP_TOKEN_CACHE): {e}"),
+            format!("{}: {e}", settings.source_name("token_cache_path")),
         )),
         Err(e) => {
             tracing::warn!(error = %e, "ignoring the token cache");
@@ -228,6 +237,10 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
     let extra_credential = app_only_credential(&settings)?;
     tracing::debug!(
         app_only = settings.app_only.kind_name(),
+        app_only_from = settings
+            .app_only_source
+            .map(|c| c.origin.name())
+            .unwrap_or("-"),
         delegated_refresh_token = settings.delegated_refresh_token.is_some(),
         delegated_access_token = settings.delegated_access_token.is_some(),
         "credentials"
@@ -245,9 +258,17 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
         },
         http.clone(),
     )
-    .with_max_retries(settings.max_retries);
+    .with_max_retries(settings.max_retries)
+    .with_delegated_refresh_token_from_environment(
+        settings
+            .origin("delegated_refresh_token")
+            .is_some_and(|o| o.is_env()),
+    );
     if let Some(credential) = extra_credential {
         auth = auth.with_app_only_credential(credential);
+    }
+    if let Some(label) = settings.app_only_label() {
+        auth = auth.with_app_only_label(&label);
     }
     let auth = Arc::new(with_token_cache(auth, &settings)?);
     let graph = GraphClient::new(
@@ -366,7 +387,7 @@ impl Provider for M365BackupProvider {
                     "environment",
                     String,
                     Kind::Optional,
-                    "Cloud: `public` (default), `usgovernment`, `dod` or `china`. Env: `ARM_ENVIRONMENT`.",
+                    "Cloud: `public` (default), `usgovernment`, `dod` or `china`; also azuread's `global`, `usgovernmentl4`, `usgovernmentl5`. Env: `ARM_ENVIRONMENT`.",
                 ),
                 attr(
                     "graph_endpoint",
@@ -419,6 +440,9 @@ impl Provider for M365BackupProvider {
                 return None;
             }
         };
+        for warning in &settings.warnings {
+            diags.root_warning(warning.summary.clone(), warning.detail.clone());
+        }
         tracing::debug!(
             graph_endpoint = %settings.graph_endpoint,
             authority_host = %settings.authority_host,

@@ -147,6 +147,29 @@ fn client_certificate_base64_and_path() {
         env.apply()
             .expect_code(0, "apply with ARM_CLIENT_CERTIFICATE_PATH");
         assert_registered(env, &tenant, &app);
+
+        // The certificate path written in the block wins over a client secret in the shell (the
+        // password still comes from ARM_CLIENT_CERTIFICATE_PASSWORD).
+        env.remove_env("ARM_CLIENT_CERTIFICATE_PATH");
+        env.set_env("ARM_CLIENT_SECRET", "a-secret-left-in-the-shell");
+        let tenant = env.tenant("none");
+        write_config_with_provider(
+            env,
+            &format!("  client_certificate_path = {:?}", path.to_str().unwrap()),
+            &register_only(&tenant),
+        );
+        let run = env.apply();
+        run.expect_code(0, "apply with the block's certificate")
+            .expect_contains(
+                "Using the client certificate from client_certificate_path",
+                "the warning names the certificate",
+            )
+            .expect_contains(
+                "ignores the client secret from the environment variable ARM_CLIENT_SECRET",
+                "and the secret ignored",
+            );
+        assert!(!run.combined().contains("a-secret-left-in-the-shell"));
+        assert_registered(env, &tenant, &app);
     });
 }
 
@@ -365,6 +388,135 @@ fn managed_identity_through_the_app_service_endpoint() {
                 &format!("belongs to tenant {}", demo::TENANT_ID),
                 "names its tenant",
             );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which credential is used
+
+/// Writes `main.tf` with `provider_args` written in the provider block, and `body`.
+fn write_config_with_provider(env: &Env, provider_args: &str, body: &str) {
+    let text = format!(
+        "terraform {{\n  required_providers {{\n    m365backup = {{\n      source = \"m365backup/m365backup\"\n    }}\n  }}\n}}\n\nprovider \"m365backup\" {{\n{provider_args}\n}}\n\n{body}\n"
+    );
+    std::fs::write(env.work_dir().join("main.tf"), text).unwrap();
+}
+
+fn assert_no_secret(run: &Run, secrets: &[&str]) {
+    let all = run.combined();
+    for secret in secrets {
+        assert!(!all.contains(secret), "a secret appears in the output");
+    }
+}
+
+#[test]
+fn credentials_in_the_provider_block_win_over_the_environment() {
+    for_each_terraform(|env| {
+        let right = env.dir.path().join("right-secret.txt");
+        std::fs::write(&right, format!("{}\n", demo::CLIENT_SECRET)).unwrap();
+        let wrong = env.dir.path().join("wrong-secret.txt");
+        std::fs::write(&wrong, "wrong-secret-in-a-file\n").unwrap();
+        let secrets = [
+            demo::CLIENT_SECRET,
+            "wrong-secret-in-a-file",
+            "wrong-secret-from-the-environment",
+        ];
+
+        // A wrong ARM_CLIENT_SECRET in the shell, the right secret file in the block: the block
+        // wins, and the warning names the credential used and the one ignored.
+        env.set_env("ARM_CLIENT_SECRET", "wrong-secret-from-the-environment");
+        let tenant = env.tenant("none");
+        write_config_with_provider(
+            env,
+            &format!("  client_secret_file_path = {:?}", right.to_str().unwrap()),
+            &register_only(&tenant),
+        );
+        let run = env.apply();
+        run.expect_code(0, "apply with the block's secret file")
+            .expect_contains(
+                "Using the client secret from client_secret_file_path",
+                "the warning names the credential used",
+            )
+            .expect_contains(
+                "ignores the client secret from the environment variable ARM_CLIENT_SECRET",
+                "and the one ignored",
+            );
+        assert_no_secret(&run, &secrets);
+        assert_registered(env, &tenant, DEMO_CLIENT_ID);
+
+        // The reverse: the right secret in the block, a wrong secret file in the environment.
+        env.remove_env("ARM_CLIENT_SECRET");
+        env.set_env("ARM_CLIENT_SECRET_FILE_PATH", wrong.to_str().unwrap());
+        let tenant = env.tenant("none");
+        write_config_with_provider(
+            env,
+            &format!("  client_secret = {:?}", demo::CLIENT_SECRET),
+            &register_only(&tenant),
+        );
+        let run = env.apply();
+        run.expect_code(0, "apply with the block's secret")
+            .expect_contains(
+                "Using the client secret from client_secret",
+                "the warning names the argument",
+            )
+            .expect_contains(
+                "the environment variable ARM_CLIENT_SECRET_FILE_PATH",
+                "and the variable ignored",
+            );
+        assert_no_secret(&run, &secrets);
+        assert_registered(env, &tenant, DEMO_CLIENT_ID);
+
+        // The block wins even when it holds the wrong secret (the right one is in
+        // ARM_CLIENT_SECRET): the error names the block's argument.
+        env.reset_env("ARM_CLIENT_SECRET_FILE_PATH");
+        env.reset_env("ARM_CLIENT_SECRET");
+        write_config_with_provider(
+            env,
+            &format!("  client_secret_file_path = {:?}", wrong.to_str().unwrap()),
+            &register_only(&env.tenant("none")),
+        );
+        let run = env.plan();
+        run.expect_code(1, "plan with a wrong secret file in the block")
+            .expect_contains(
+                "Entra ID rejected the client secret from client_secret_file_path",
+                "names the credential and where it came from",
+            )
+            .expect_contains("AADSTS7000215", "Entra's code");
+        assert_no_secret(&run, &secrets);
+
+        // One credential: no warning.
+        let tenant = env.tenant("none");
+        env.write_config(&register_only(&tenant));
+        let run = env.plan();
+        run.expect_code(2, "plan with ARM_CLIENT_SECRET alone");
+        assert!(
+            !run.combined().contains("Using the client secret"),
+            "no warning for a single credential:\n{}",
+            run.combined()
+        );
+
+        // An app Entra does not know: the secret is not blamed.
+        env.set_env("ARM_CLIENT_ID", &new_app_id());
+        let run = env.plan();
+        run.expect_code(1, "plan with an unknown app")
+            .expect_contains(
+                "could not get a token for tenant",
+                "says no token could be had",
+            )
+            .expect_contains(
+                "(AADSTS700016: Application with identifier",
+                "with Entra's code",
+            );
+        assert!(
+            !run.combined().contains("rejected the client secret"),
+            "the secret is not the cause:\n{}",
+            run.combined()
+        );
+        env.reset_env("ARM_CLIENT_ID");
+
+        // azuread's name for the global cloud.
+        write_config_with_provider(env, "  environment = \"global\"", &register_only(&tenant));
+        env.plan().expect_code(2, "environment = \"global\"");
     });
 }
 
@@ -673,7 +825,10 @@ fn wrong_secret_and_expired_refresh_token_are_named_without_leaking() {
         env.set_env("ARM_CLIENT_SECRET", "definitely-the-wrong-secret");
         let run = env.plan();
         run.expect_code(1, "plan with a wrong secret")
-            .expect_contains("client secret", "names the credential kind")
+            .expect_contains(
+                "rejected the client secret from ARM_CLIENT_SECRET",
+                "names the credential and its variable",
+            )
             .expect_contains("AADSTS7000215", "Entra's code");
         assert!(!run.combined().contains("definitely-the-wrong-secret"));
 
@@ -684,8 +839,15 @@ fn wrong_secret_and_expired_refresh_token_are_named_without_leaking() {
         let refresh = env.emulator.delegated_refresh_token().to_string();
         let run = env.apply();
         run.expect_code(1, "activation with an expired refresh token")
-            .expect_contains("delegated refresh token", "names the credential kind")
+            .expect_contains(
+                "delegated refresh token from M365BACKUP_DELEGATED_REFRESH_TOKEN",
+                "names the credential and its variable",
+            )
             .expect_contains("AADSTS700082", "Entra's code")
+            .expect_contains(
+                "outranks the sign-ins",
+                "says the variable hides the login cache",
+            )
             .expect_contains("login", "says how to sign in again");
         assert!(!run.combined().contains(&refresh));
     });

@@ -336,13 +336,10 @@ impl AppOnlyCredential for ManagedIdentityCredential {
         if let Ok(home) = jwt::tenant_of(token.secret.expose())
             && !home.eq_ignore_ascii_case(tenant)
         {
-            return Err(AuthError::Credential {
+            return Err(AuthError::IdentityOfAnotherTenant {
                 credential: self.name(),
-                message: format!(
-                    "the managed identity belongs to tenant {home}, and its tokens are valid there \
-                     only, not in tenant {tenant}. Manage other tenants with a multi-tenant app \
-                     registration (client certificate, secret or OIDC federation)"
-                ),
+                home: home.to_string(),
+                tenant: tenant.to_owned(),
             });
         }
         Ok(token)

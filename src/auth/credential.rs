@@ -72,6 +72,14 @@ impl AppOnlyCredential for ClientSecretCredential {
     }
 }
 
+/// How a refresh token from `M365BACKUP_DELEGATED_REFRESH_TOKEN` is named in diagnostics.
+pub const REFRESH_FROM_ENV: &str =
+    "delegated refresh token from M365BACKUP_DELEGATED_REFRESH_TOKEN";
+/// How a refresh token from the provider block is named in diagnostics.
+pub const REFRESH_FROM_BLOCK: &str = "delegated refresh token from delegated_refresh_token";
+/// How a refresh token from the token cache written by `login` is named in diagnostics.
+pub const REFRESH_CACHED: &str = "delegated refresh token from the token cache";
+
 /// Receives refresh tokens rotated by Entra, e.g. to persist them in the token cache written by
 /// `login`. Called after each successful redemption that returned a new refresh token.
 pub trait RefreshTokenSink: Send + Sync {
@@ -117,7 +125,17 @@ impl RefreshTokenCredential {
     }
 
     pub(crate) const NAME: &'static str = "delegated refresh token";
-    pub(crate) const CACHED_NAME: &'static str = "delegated refresh token from the token cache";
+    pub(crate) const CACHED_NAME: &'static str = REFRESH_CACHED;
+
+    /// Names the configured token by where it came from (the provider block's
+    /// `delegated_refresh_token` or `M365BACKUP_DELEGATED_REFRESH_TOKEN`), for diagnostics.
+    pub(crate) fn set_configured_name(&mut self, name: &'static str) {
+        for s in &mut self.sources {
+            if s.name == Self::NAME {
+                s.name = name;
+            }
+        }
+    }
 
     pub(crate) fn set_sink(&mut self, sink: Arc<dyn RefreshTokenSink>) {
         for s in &mut self.sources {
@@ -262,7 +280,9 @@ pub fn not_configured_hint(kind: TokenKind, tenant: &str, client_id: Option<&str
     }
 }
 
-/// How to provide a delegated credential, for diagnostics (also at plan time).
+/// How to provide a delegated credential, for diagnostics (also at plan time). A clause in lower
+/// case without a final period, to follow "To fix:"; [`super::AuthError::hint`] makes it a
+/// sentence.
 pub fn delegated_sign_in_hint(tenant: &str, client_id: Option<&str>) -> String {
     let tenant = if tenant.is_empty() {
         "<tenant-id>"
@@ -271,9 +291,9 @@ pub fn delegated_sign_in_hint(tenant: &str, client_id: Option<&str>) -> String {
     };
     let client = client_id.unwrap_or(super::error::CLIENT_PLACEHOLDER);
     format!(
-        "activate and deactivate need a delegated token (a tenant admin signed in to the controller \
-         app): run `terraform-provider-m365backup login --tenant {tenant} --client-id {client}`, or \
-         set M365BACKUP_DELEGATED_REFRESH_TOKEN or M365BACKUP_DELEGATED_ACCESS_TOKEN (provider \
-         arguments delegated_refresh_token / delegated_access_token)"
+        "sign in as a tenant admin to the controller app: run `terraform-provider-m365backup login \
+         --tenant {tenant} --client-id {client}`, or set M365BACKUP_DELEGATED_REFRESH_TOKEN or \
+         M365BACKUP_DELEGATED_ACCESS_TOKEN (provider arguments delegated_refresh_token / \
+         delegated_access_token)"
     )
 }

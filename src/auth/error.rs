@@ -7,16 +7,17 @@ use super::TokenKind;
 /// Why no token could be obtained. Never contains a secret or a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No credential of the needed kind is configured. `hint` says how to configure one.
-    #[error("no {kind} credential is configured: {hint}")]
+    /// No credential of the needed kind is configured. `hint` says how to configure one (it is
+    /// not part of the message: diagnostics add [`AuthError::hint`] once).
+    #[error("no {kind} credential is configured")]
     NotConfigured { kind: TokenKind, hint: String },
 
-    /// Entra ID answered the token request with an error.
+    /// Entra ID answered the token request with an error. The message blames the credential
+    /// only when Entra's code says the credential itself was refused
+    /// ([`credential_is_the_cause`]); otherwise it says no token could be had for the tenant.
     #[error(
-        "Entra ID rejected the {credential} for tenant {tenant}: {}{description} (HTTP {status}, error {error}{}{})",
-        aadsts.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
-        trace_id.as_deref().map(|t| format!(", trace ID {t}")).unwrap_or_default(),
-        correlation_id.as_deref().map(|t| format!(", correlation ID {t}")).unwrap_or_default()
+        "{}",
+        entra_message(credential, tenant, *status, error, aadsts.as_deref(), description, trace_id.as_deref(), correlation_id.as_deref())
     )]
     Entra {
         /// Which credential was presented: "client secret", "delegated refresh token", ...
@@ -73,6 +74,16 @@ pub enum AuthError {
         message: String,
     },
 
+    /// A managed identity's token is for its own tenant, not the one asked for.
+    #[error(
+        "the {credential} belongs to tenant {home}, and its tokens are valid there only, not in tenant {tenant}"
+    )]
+    IdentityOfAnotherTenant {
+        credential: &'static str,
+        home: String,
+        tenant: String,
+    },
+
     /// Entra ID answered with success but the body was not a token response.
     #[error("unexpected answer from the Entra ID token endpoint: {0}")]
     Decode(String),
@@ -90,7 +101,7 @@ impl AuthError {
     /// What the user can do about it, one or two sentences.
     pub fn hint(&self) -> String {
         match self {
-            AuthError::NotConfigured { hint, .. } => hint.clone(),
+            AuthError::NotConfigured { hint, .. } => sentence(hint),
             AuthError::Entra {
                 credential,
                 aadsts,
@@ -142,23 +153,125 @@ impl AuthError {
             AuthError::Decode(_) => {
                 "Check that authority_host points at a Microsoft Entra ID authority.".to_owned()
             }
-            AuthError::Credential { credential, .. } => match *credential {
-                "client certificate" => "Check client_certificate / client_certificate_path and \
+            AuthError::IdentityOfAnotherTenant { .. } => "Manage other tenants with a \
+                 multi-tenant app registration (client certificate, client secret or OIDC \
+                 federation), or use the managed identity for its own tenant only."
+                .to_owned(),
+            AuthError::Credential { credential, .. } => {
+                if credential.starts_with("client certificate") {
+                    "Check client_certificate / client_certificate_path and \
                      client_certificate_password (ARM_CLIENT_CERTIFICATE[_PATH], \
                      ARM_CLIENT_CERTIFICATE_PASSWORD)."
-                    .to_owned(),
-                "OIDC federated token" => "Check the OIDC token source (oidc_token, \
-                     oidc_token_file_path, or oidc_request_url / oidc_request_token; in GitHub \
-                     Actions the job needs `permissions: id-token: write`)."
-                    .to_owned(),
-                "managed identity" => "Check that the managed identity is enabled on this host \
-                     (App Service: IDENTITY_ENDPOINT / IDENTITY_HEADER; VM: the metadata \
-                     endpoint) and assigned to the app."
-                    .to_owned(),
-                _ => "Fix the credential configuration.".to_owned(),
-            },
+                        .to_owned()
+                } else if credential.starts_with("OIDC federated token") {
+                    "Check the OIDC token source (oidc_token, oidc_token_file_path, or \
+                     oidc_request_url / oidc_request_token; in GitHub Actions the job needs \
+                     `permissions: id-token: write`)."
+                        .to_owned()
+                } else if credential.starts_with("managed identity") {
+                    "Check that the managed identity is enabled on this host (App Service: \
+                     IDENTITY_ENDPOINT / IDENTITY_HEADER; VM: the metadata endpoint) and \
+                     assigned to the app."
+                        .to_owned()
+                } else {
+                    "Fix the credential configuration.".to_owned()
+                }
+            }
         }
     }
+
+    /// The same error, with the credential named `label` (e.g. "client secret from
+    /// ARM_CLIENT_SECRET": the kind and the argument or variable it came from).
+    pub fn with_credential_label(mut self, label: &'static str) -> Self {
+        match &mut self {
+            AuthError::Entra { credential, .. }
+            | AuthError::Credential { credential, .. }
+            | AuthError::IdentityOfAnotherTenant { credential, .. } => *credential = label,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// Entra codes that mean the presented credential itself was refused (a wrong or expired
+/// secret, a certificate or federated token Entra does not accept, an invalid or expired
+/// refresh token). Any other failure (unknown app or tenant, missing consent, Conditional
+/// Access, ...) is not the credential's fault.
+const CREDENTIAL_CODES: &[&str] = &[
+    "AADSTS7000215",
+    "AADSTS7000222",
+    "AADSTS700027",
+    "AADSTS700021",
+    "AADSTS700023",
+    "AADSTS700024",
+    "AADSTS70021",
+    "AADSTS700211",
+    "AADSTS700212",
+    "AADSTS700213",
+    "AADSTS70000",
+    "AADSTS700082",
+    "AADSTS70008",
+    "AADSTS50173",
+    "AADSTS700084",
+];
+
+/// True when Entra's answer blames the credential presented (by AADSTS code; without one, by
+/// the OAuth error code).
+pub fn credential_is_the_cause(credential: &str, aadsts: Option<&str>, error: &str) -> bool {
+    match aadsts {
+        Some(code) => CREDENTIAL_CODES.contains(&code),
+        None => {
+            error == "invalid_client"
+                || (error == "invalid_grant" && credential.contains("refresh"))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entra_message(
+    credential: &str,
+    tenant: &str,
+    status: u16,
+    error: &str,
+    aadsts: Option<&str>,
+    description: &str,
+    trace_id: Option<&str>,
+    correlation_id: Option<&str>,
+) -> String {
+    let mut ids = format!("HTTP {status}, error {error}");
+    if let Some(t) = trace_id {
+        ids.push_str(&format!(", trace ID {t}"));
+    }
+    if let Some(c) = correlation_id {
+        ids.push_str(&format!(", correlation ID {c}"));
+    }
+    let description = description.trim_end_matches('.');
+    let what = match (aadsts, description.is_empty()) {
+        (Some(code), false) => format!("{code}: {description}"),
+        (Some(code), true) => code.to_owned(),
+        (None, _) => description.to_owned(),
+    };
+    if credential_is_the_cause(credential, aadsts, error) {
+        format!("Entra ID rejected the {credential} for tenant {tenant}: {what} ({ids})")
+    } else if what.is_empty() {
+        format!("could not get a token for tenant {tenant} ({ids})")
+    } else {
+        format!("could not get a token for tenant {tenant} ({what}; {ids})")
+    }
+}
+
+/// `text` as a sentence: first letter in upper case, final period.
+fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }
 
 /// Stands in for the app's client ID in a suggested command when the error does not carry it.
@@ -178,10 +291,36 @@ fn entra_hint(
 ) -> String {
     let client = client_id.unwrap_or(CLIENT_PLACEHOLDER);
     let code = aadsts.unwrap_or("");
+    let login =
+        format!("`terraform-provider-m365backup login --tenant {tenant} --client-id {client}`");
+    let sign_in = format!("{login} (or --tenant organizations for every tenant)");
+    let refresh_advice = || match credential {
+        super::credential::REFRESH_FROM_ENV => format!(
+            "M365BACKUP_DELEGATED_REFRESH_TOKEN is set in the environment and outranks the \
+             sign-ins that `login` keeps in the token cache, so the cache was not used. Unset it \
+             to use the cache (after signing in with {login} if you have not), or set it to a \
+             fresh refresh token."
+        ),
+        super::credential::REFRESH_FROM_BLOCK => format!(
+            "delegated_refresh_token in the provider block outranks the environment and the \
+             token cache: give it a fresh refresh token, or remove it and sign in with {sign_in}."
+        ),
+        super::credential::REFRESH_CACHED => format!("Sign in again with {sign_in}."),
+        _ => format!(
+            "Sign in again with {sign_in}, or set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
+        ),
+    };
     match code {
+        // Entra's own description already says to send the secret's value, not its ID.
         "AADSTS7000215" | "AADSTS7000222" => format!(
-            "The {credential} is wrong or expired: use the secret's value (not its ID) from the app \
-             registration (client_secret / ARM_CLIENT_SECRET, or client_secret_file_path)."
+            "Put the current secret in the {credential}, or create a new one under the app \
+             registration's Certificates & secrets{}.",
+            // A label with its source ("client secret from ARM_CLIENT_SECRET") says where.
+            if credential.contains(" from ") {
+                ""
+            } else {
+                " (client_secret / ARM_CLIENT_SECRET, or client_secret_file_path)"
+            }
         ),
         "AADSTS700027" | "AADSTS700021" | "AADSTS700023" => format!(
             "Entra did not accept the {credential}'s client assertion: upload the certificate \
@@ -202,25 +341,21 @@ fn entra_hint(
              http://localhost as a redirect URI of the app registration (Authentication > Add a \
              platform > Mobile and desktop applications) to sign in with `login --browser`."
             .to_owned(),
+        // Entra's description already says the app may lack consent in the tenant.
         "AADSTS700016" => format!(
-            "The application (client_id) is not known in tenant {tenant}: check ARM_CLIENT_ID, and \
-             that a tenant admin consented to the app in that tenant."
+            "Check that client_id (ARM_CLIENT_ID) is the controller app; an admin of tenant \
+             {tenant} adds it at https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={client}&scope=https://graph.microsoft.com/.default."
         ),
-        "AADSTS90002" | "AADSTS900023" => {
-            format!("Tenant {tenant} does not exist: check tenant_id.")
-        }
+        "AADSTS90002" | "AADSTS900023" => "Set tenant_id on the resource or the provider \
+             (ARM_TENANT_ID), and environment (ARM_ENVIRONMENT) for a national cloud."
+            .to_owned(),
         "AADSTS70000" | "AADSTS700082" | "AADSTS70008" | "AADSTS50173" | "AADSTS700084" => {
-            format!(
-                "The {credential} is invalid or expired: sign in again with \
-                 `terraform-provider-m365backup login --tenant {tenant} --client-id {client}` (or \
-                 --tenant organizations for every tenant), or set a fresh \
-                 M365BACKUP_DELEGATED_REFRESH_TOKEN."
-            )
+            refresh_advice()
         }
         "AADSTS65001" | "AADSTS650057" | "AADSTS90094" => format!(
             "The app lacks admin consent in tenant {tenant}: a tenant admin must grant consent to \
              the Microsoft Graph permission BackupRestore-Control.ReadWrite.All (delegated and \
-             application), e.g. at https://login.microsoftonline.com/{tenant}/adminconsent?client_id={client}."
+             application), e.g. at https://login.microsoftonline.com/{tenant}/v2.0/adminconsent?client_id={client}&scope=https://graph.microsoft.com/.default."
         ),
         "AADSTS7000218" => "The app registration must allow public client flows (Authentication > \
              Advanced settings > Allow public client flows = Yes) for device-code and refresh-token \
@@ -231,14 +366,14 @@ fn entra_hint(
              `terraform-provider-m365backup login` (with --browser if device code is blocked)."
                 .to_owned()
         }
-        _ if error == "invalid_grant" && credential.contains("refresh") => format!(
-            "Sign in again with `terraform-provider-m365backup login --tenant {tenant} --client-id \
-             {client}`, or set a fresh M365BACKUP_DELEGATED_REFRESH_TOKEN."
-        ),
-        _ if error == "invalid_client" => format!(
-            "Check the app's client_id and {credential} (ARM_CLIENT_ID / ARM_CLIENT_SECRET)."
-        ),
-        _ => "Check the credential configuration; the AADSTS code above is documented at \
+        _ if error == "invalid_grant" && credential.contains("refresh") => refresh_advice(),
+        _ if error == "invalid_client" => {
+            format!("Check client_id (ARM_CLIENT_ID) and the {credential}.")
+        }
+        "" => "Check the credential configuration and authority_host \
+               (M365BACKUP_AUTHORITY_HOST)."
+            .to_owned(),
+        _ => "Entra's error codes are explained at \
               https://learn.microsoft.com/entra/identity-platform/reference-error-codes."
             .to_owned(),
     }

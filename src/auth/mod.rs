@@ -7,11 +7,12 @@
 //! hand-written; the certificate, OIDC and managed identity exchanges go through
 //! `azure_identity` with that client as its transport ([`azure`]).
 //!
-//! App-only credential precedence (chosen by the provider configuration): client secret
-//! (argument/env, then file), client certificate, OIDC federation (`use_oidc`), managed
-//! identity (`use_msi`). Delegated: `delegated_access_token` for its own tenant and
-//! `delegated_refresh_token` (configuration or environment); without either, the refresh tokens
-//! that `login` stored in the token cache for this authority and client id.
+//! Which app-only credential is used is decided by the provider configuration
+//! ([`crate::config::AppOnlyCredential`]: the block's before the environment's, then client
+//! certificate, client secret, OIDC federation, managed identity). Delegated:
+//! `delegated_access_token` for its own tenant and `delegated_refresh_token` (the block's, else
+//! the environment's); without either, the refresh tokens that `login` stored in the token cache
+//! for this authority and client id.
 
 // GraphError/AuthError are returned by value on purpose (plain fields for diagnostics);
 // errors are rare and never on a hot path.
@@ -115,6 +116,24 @@ impl RefreshTokenSink for CacheFileSink {
     }
 }
 
+/// A `'static` copy of `text`, made once per distinct text (credential labels are a handful of
+/// fixed combinations of a kind and an argument or variable name).
+fn intern(text: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(found) = seen.get(text) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    seen.insert(leaked);
+    leaked
+}
+
 /// Default bound on retries of a token request (the provider's `max_retries` default).
 pub const DEFAULT_MAX_RETRIES: u32 = 8;
 
@@ -128,6 +147,8 @@ pub struct Authenticator {
     request_timeout: Duration,
     max_retries: u32,
     app_only: Option<Box<dyn AppOnlyCredential>>,
+    /// How errors name the app-only credential (its kind and where it came from), when known.
+    app_only_label: Option<&'static str>,
     /// Why app-only is not available although something was configured (e.g. a secret
     /// without a client id).
     app_only_problem: Option<String>,
@@ -191,6 +212,7 @@ impl Authenticator {
             request_timeout: settings.request_timeout,
             max_retries: DEFAULT_MAX_RETRIES,
             app_only,
+            app_only_label: None,
             app_only_problem,
             refresh: non_empty_secret(settings.delegated_refresh_token)
                 .map(RefreshTokenCredential::new),
@@ -228,6 +250,27 @@ impl Authenticator {
     pub fn with_app_only_credential(mut self, credential: Box<dyn AppOnlyCredential>) -> Self {
         self.app_only = Some(credential);
         self.app_only_problem = None;
+        self
+    }
+
+    /// Names the app-only credential in errors as `label`, e.g. "client secret from
+    /// ARM_CLIENT_SECRET" (its kind and the argument or variable it came from).
+    pub fn with_app_only_label(mut self, label: &str) -> Self {
+        self.app_only_label = Some(intern(label));
+        self
+    }
+
+    /// Says where the configured delegated refresh token came from: the environment
+    /// (`M365BACKUP_DELEGATED_REFRESH_TOKEN`, which outranks the token cache) or the provider
+    /// block. Errors about it then name that source.
+    pub fn with_delegated_refresh_token_from_environment(mut self, from_env: bool) -> Self {
+        if let Some(r) = &mut self.refresh {
+            r.set_configured_name(if from_env {
+                credential::REFRESH_FROM_ENV
+            } else {
+                credential::REFRESH_FROM_BLOCK
+            });
+        }
         self
     }
 
@@ -361,25 +404,35 @@ impl Authenticator {
         };
         let fut = async {
             match kind {
-                TokenKind::AppOnly => match &self.app_only {
-                    Some(c) => c.acquire(&ctx, tenant, &self.app_scope).await,
-                    None => Err(AuthError::NotConfigured {
-                        kind,
-                        hint: match &self.app_only_problem {
-                            Some(p) => format!(
-                                "{p}; {}",
-                                not_configured_hint(kind, tenant, self.client_id())
-                            ),
-                            None => not_configured_hint(kind, tenant, self.client_id()),
-                        },
-                    }),
-                },
+                TokenKind::AppOnly => self.acquire_app_only(&ctx, tenant).await,
                 TokenKind::Delegated => self.acquire_delegated(&ctx, tenant).await,
             }
         };
         match tokio::time::timeout_at(ctx.deadline, fut).await {
             Ok(r) => r,
             Err(_) => Err(AuthError::Timeout),
+        }
+    }
+
+    async fn acquire_app_only(
+        &self,
+        ctx: &TokenRequestContext<'_>,
+        tenant: &str,
+    ) -> Result<AccessToken, AuthError> {
+        let Some(credential) = &self.app_only else {
+            let hint = not_configured_hint(TokenKind::AppOnly, tenant, self.client_id());
+            return Err(AuthError::NotConfigured {
+                kind: TokenKind::AppOnly,
+                hint: match &self.app_only_problem {
+                    Some(p) => format!("{hint}; {p}"),
+                    None => hint,
+                },
+            });
+        };
+        let result = credential.acquire(ctx, tenant, &self.app_scope).await;
+        match self.app_only_label {
+            Some(label) => result.map_err(|e| e.with_credential_label(label)),
+            None => result,
         }
     }
 
@@ -481,7 +534,9 @@ mod tests {
         assert!(hint.contains("M365BACKUP_DELEGATED_REFRESH_TOKEN"));
         assert!(hint.contains("M365BACKUP_DELEGATED_ACCESS_TOKEN"));
         let e = a.token("tenant-1", TokenKind::AppOnly).await.unwrap_err();
-        assert!(e.to_string().contains("ARM_CLIENT_SECRET"), "{e}");
+        assert!(e.hint().contains("ARM_CLIENT_SECRET"), "{e}");
+        // The advice is given once, by hint(), not repeated in the message.
+        assert!(!e.to_string().contains("ARM_CLIENT_SECRET"), "{e}");
     }
 
     #[tokio::test]
@@ -491,8 +546,8 @@ mod tests {
         s.client_secret = Some("abcdefgh".into());
         let a = Authenticator::new(s, http());
         let e = a.token("t", TokenKind::AppOnly).await.unwrap_err();
-        assert!(e.to_string().contains("client_id"), "{e}");
-        assert!(!e.to_string().contains("abcdefgh"));
+        assert!(e.hint().contains("client_id"), "{e}");
+        assert!(!format!("{e} {}", e.hint()).contains("abcdefgh"));
     }
 
     #[tokio::test]

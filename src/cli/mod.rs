@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::token_file::TokenCacheFile;
-use crate::config::{CLOUDS, Cloud, validate_endpoint};
+use crate::config::{CLOUD_NAMES, Cloud, find_cloud, validate_endpoint};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -172,15 +172,8 @@ pub(crate) fn cloud(name: Option<&str>) -> Result<Cloud, CliError> {
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .unwrap_or("public");
-    CLOUDS
-        .iter()
-        .find(|c| c.name.eq_ignore_ascii_case(name))
-        .copied()
-        .ok_or_else(|| {
-            CliError::new(format!(
-                "environment {name:?} is not one of public, usgovernment, dod, china"
-            ))
-        })
+    find_cloud(name)
+        .ok_or_else(|| CliError::new(format!("environment {name:?} is not one of {CLOUD_NAMES}")))
 }
 
 /// `--authority-host`, else the cloud's authority; https only, scheme + host (+ port).

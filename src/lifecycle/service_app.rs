@@ -696,6 +696,12 @@ pub enum DestroyDecision {
     Refuse(Problem),
 }
 
+/// Appended to destroy refusals: Terraform before 1.3 never asks the provider at plan time, so
+/// the refusal comes at apply, possibly after resources that depend on the serviceApp were
+/// destroyed in the same run.
+const OLD_TERRAFORM_NOTE: &str = " On Terraform before 1.3 this is found only at apply, so \
+     resources that depend on it may already have been destroyed in this run.";
+
 /// Decides destroy from the status (refreshed at plan, fetched again at apply).
 pub fn decide_destroy(
     status: &AppStatus,
@@ -715,11 +721,12 @@ pub fn decide_destroy(
                 "{} is pendingInactive: Microsoft Graph refuses to unregister it until the grace \
                  period ends {}. Destroy it after that date (it is then inactive), or leave the \
                  tenant without unregistering with a `removed` block or `terraform state rm`. \
-                 Nothing was changed.",
+                 The serviceApp was not unregistered.{}",
                 subject.describe(),
                 activation_date
                     .map(|d| format!("at {d}"))
-                    .unwrap_or_else(|| "(date not reported by Graph)".into())
+                    .unwrap_or_else(|| "(date not reported by Graph)".into()),
+                OLD_TERRAFORM_NOTE
             ),
         )),
         AppStatus::Active if allow_unregister_while_active => DestroyDecision::Unregister {
@@ -742,8 +749,9 @@ pub fn decide_destroy(
                  after which the backup service is offboarded, and billing may continue for up to \
                  37 days. If that is intended, set allow_unregister_while_active = true, apply, \
                  then destroy. To stop managing the tenant without unregistering, use a `removed` \
-                 block or `terraform state rm`. Nothing was changed.",
-                subject.describe()
+                 block or `terraform state rm`. The serviceApp was not unregistered.{}",
+                subject.describe(),
+                OLD_TERRAFORM_NOTE
             ),
         )),
         AppStatus::Other(text) if text == UNREGISTERED => {
@@ -755,8 +763,10 @@ pub fn decide_destroy(
             format!(
                 "Microsoft Graph reports status {text:?} for {}, which this provider version does \
                  not know, so it will not guess whether unregistering is safe. Upgrade the \
-                 provider, or use `terraform state rm` to stop managing it. Nothing was changed.",
-                subject.describe()
+                 provider, or use `terraform state rm` to stop managing it. The serviceApp was \
+                 not unregistered.{}",
+                subject.describe(),
+                OLD_TERRAFORM_NOTE
             ),
         )),
     }
