@@ -328,7 +328,8 @@ impl<'a> Call<'a> {
             .inner
             .root
             .as_ref()
-            .map_err(|e| self.error(GraphErrorKind::Config, e.clone()))?;
+            // Nothing was sent: no request id to name.
+            .map_err(|e| GraphError::new(GraphErrorKind::Config, self.operation, self.tenant, e.clone()))?;
         Ok(join_segments(root, segments))
     }
 
@@ -386,12 +387,15 @@ impl<'a> Call<'a> {
                             self.tenant,
                             crate::auth::AuthError::Timeout,
                         );
-                        e.client_request_id = Some(self.client_request_id.clone());
+                        // Only name a request id when a request with it reached Graph.
+                        e.client_request_id =
+                            token_refreshed.then(|| self.client_request_id.clone());
                         return Err(e);
                     }
                     Ok(Err(auth_err)) => {
                         let mut e = GraphError::from_auth(self.operation, self.tenant, auth_err);
-                        e.client_request_id = Some(self.client_request_id.clone());
+                        e.client_request_id =
+                            token_refreshed.then(|| self.client_request_id.clone());
                         return Err(e);
                     }
                     Ok(Ok(t)) => t,
@@ -632,7 +636,7 @@ mod tests {
             m.contains("terraform-provider-m365backup login --tenant tenant-1 --client-id app"),
             "{m}"
         );
-        assert!(e.client_request_id.is_some());
+        assert!(e.client_request_id.is_none(), "no request was sent");
         assert_eq!(c.authenticator().token_requests(), 0);
     }
 

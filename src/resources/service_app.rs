@@ -417,10 +417,20 @@ impl ManagedResource for ServiceAppResource {
 
     async fn import(
         &self,
-        _call: &mut Call,
+        call: &mut Call,
         tenant: String,
         app_id: String,
     ) -> Result<(ServiceAppState, PlannedAction), Problem> {
+        if call.ctx.graph.get_service_app(&tenant, &app_id).await?.is_none() {
+            return Err(Problem::error(
+                "Cannot import serviceApp",
+                format!(
+                    "serviceApp {app_id} is not registered in tenant {tenant} (the tenant \
+                     searched: the one in the import ID, else the provider's tenant_id or \
+                     ARM_TENANT_ID). Import with `<tenantId>/<serviceAppId>` to name the tenant."
+                ),
+            ));
+        }
         let state = ServiceAppState {
             id: Value::Value(format!("{tenant}/{app_id}")),
             tenant_id: Value::Value(tenant),
