@@ -153,3 +153,52 @@ fn one_apply_over_six_tenants_in_mixed_states_onboards_the_healthy_ones() {
         );
     });
 }
+
+/// A tenant whose consent was revoked keeps its last known state with a warning; the other
+/// tenants' changes are planned and applied (binding decision 2).
+#[test]
+fn a_tenant_whose_consent_was_revoked_never_blocks_the_others() {
+    for_each_terraform(|env| {
+        env.admin.put(
+            "/_emulator/settings",
+            json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
+        );
+        let (a, b) = (env.tenant("none"), env.tenant("none"));
+        let owner = m365backup_emulator::demo::TENANT_ID;
+        let config = |name: &str| {
+            format!(
+                "locals {{\n  tenants = toset([\"{a}\", \"{b}\"])\n}}\n\n\
+                 resource \"m365backup_service_app\" \"fleet\" {{\n  for_each  = local.tenants\n  tenant_id = each.key\n}}\n\n\
+                 resource \"m365backup_billing_enablement\" \"fleet\" {{\n  for_each            = local.tenants\n  tenant_id           = each.key\n  app_owner_tenant_id = \"{owner}\"\n  depends_on          = [m365backup_service_app.fleet]\n}}\n\n\
+                 resource \"m365backup_exchange_protection_policy\" \"fleet\" {{\n  for_each     = local.tenants\n  tenant_id    = each.key\n  display_name = \"{name}\"\n  mailbox_ids  = [\"7d6c5b4a-3f2e-4d1c-9b0a-8f7e6d5c4b3a\"]\n  depends_on   = [m365backup_billing_enablement.fleet]\n}}\n"
+            )
+        };
+        env.write_config(&config("Mail"));
+        env.apply()
+            .expect_code(0, "two tenants onboarded with a policy each");
+        env.admin.post(
+            &format!("/_emulator/tenants/{b}/consent"),
+            json!({ "client_id": DEMO_CLIENT_ID, "granted": false }),
+        );
+        env.plan()
+            .expect_code(
+                0,
+                "no error and no change: the revoked tenant keeps its state",
+            )
+            .expect_contains("kept the last known state", "warns")
+            .expect_contains(&b, "names the tenant");
+        env.write_config(&config("Mail (renamed)"));
+        env.apply()
+            .expect_code(0, "the healthy tenant's change applies");
+        let policies = |t: &str| {
+            let state = env.admin.get("/_emulator/state?full=1");
+            find_tenant(&state, t).unwrap()["protection"]["policies"][0]["displayName"].clone()
+        };
+        assert_eq!(policies(&a), "Mail (renamed)");
+        assert_eq!(
+            policies(&b),
+            "Mail",
+            "nothing was sent to the revoked tenant"
+        );
+    });
+}

@@ -216,6 +216,18 @@ fn default_tenant<S: Attributes>(state: &mut S, ctx: &ProviderContext) -> Result
     }
 }
 
+/// The warning for a failure of one tenant only (binding decision 2).
+fn kept_state_warning(problem: Problem) -> Problem {
+    Problem::warning(
+        format!("{} (kept the last known state)", problem.summary),
+        format!(
+            "{} Terraform keeps this object's last known state and plans no change in this \
+             tenant until it can be read again; every other tenant is planned as usual.",
+            problem.detail
+        ),
+    )
+}
+
 /// Ends one call: warnings always, the problem when there is one, the value otherwise.
 fn finish<T>(call: Call, diags: &mut Diagnostics, outcome: Result<T, Problem>) -> Option<T> {
     call.flush(diags);
@@ -250,7 +262,15 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
         _meta: ValueEmpty,
     ) -> Option<(R::State, R::Private)> {
         let mut call = self.call(diags)?;
-        let outcome = self.resource.read(&mut call, state, private).await;
+        let kept = (state.clone(), private.clone());
+        let outcome = match self.resource.read(&mut call, state, private).await {
+            // One tenant's failure keeps its last known state: the fleet's plan goes on.
+            Err(problem) if problem.tenant_condition => {
+                call.warn(kept_state_warning(problem));
+                Ok(Some(kept))
+            }
+            other => other,
+        };
         let (mut state, private) = finish(call, diags, outcome)??;
         state.fill_defaults();
         Some((state, private))
@@ -305,11 +325,19 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
             let paths = replaced.into_iter().map(AttributePath::new).collect();
             return finish(call, diags, Ok((planned, R::Private::default(), paths)));
         }
-        let outcome = self
-            .resource
+        let kept = planned.clone();
+        let outcome = match (self.resource)
             .plan_update(&mut call, &prior, planned, &config, private)
             .await
-            .map(|(state, private)| (state, private, Vec::new()));
+        {
+            Ok((state, private)) => Ok((state, private, Vec::new())),
+            // The tenant cannot be read now: plan no write there; the others go on.
+            Err(problem) if problem.tenant_condition => {
+                call.warn(kept_state_warning(problem));
+                Ok((kept, R::Private::default(), Vec::new()))
+            }
+            Err(problem) => Err(problem),
+        };
         finish(call, diags, outcome)
     }
 

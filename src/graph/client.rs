@@ -329,7 +329,14 @@ impl<'a> Call<'a> {
             .root
             .as_ref()
             // Nothing was sent: no request id to name.
-            .map_err(|e| GraphError::new(GraphErrorKind::Config, self.operation, self.tenant, e.clone()))?;
+            .map_err(|e| {
+                GraphError::new(
+                    GraphErrorKind::Config,
+                    self.operation,
+                    self.tenant,
+                    e.clone(),
+                )
+            })?;
         Ok(join_segments(root, segments))
     }
 

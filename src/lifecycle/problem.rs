@@ -19,6 +19,9 @@ pub struct Problem {
     pub attribute: Option<&'static str>,
     pub summary: String,
     pub detail: String,
+    /// A failure of one tenant only (its consent revoked, our app removed from it): reads keep
+    /// the prior state with a warning and that tenant's writes wait (binding decision 2).
+    pub tenant_condition: bool,
 }
 
 impl Problem {
@@ -33,6 +36,7 @@ impl Problem {
             attribute,
             summary: summary.into(),
             detail: detail.into(),
+            tenant_condition: false,
         }
     }
 
@@ -63,23 +67,35 @@ impl Problem {
     }
 }
 
+/// Entra's answers that concern one tenant only: the app is not (or no longer) consented or
+/// installed there. Failures of the credential itself (a bad secret) hit every tenant and stay
+/// errors.
+const PER_TENANT_AADSTS: [&str; 3] = ["AADSTS700016", "AADSTS65001", "AADSTS500011"];
+
 /// A Graph failure: what happened, for which tenant, Graph's request-id, and what to do next
 /// (all in [`GraphError::user_message`]).
-impl From<GraphError> for Problem {
-    fn from(error: GraphError) -> Self {
-        Problem::error(
+impl From<&GraphError> for Problem {
+    fn from(error: &GraphError) -> Self {
+        let mut problem = Problem::error(
             format!("Microsoft Graph: {} failed", error.operation),
             error.user_message(),
-        )
+        );
+        problem.tenant_condition =
+            error
+                .auth_error()
+                .and_then(|e| e.aadsts())
+                .is_some_and(|code| {
+                    PER_TENANT_AADSTS
+                        .iter()
+                        .any(|c| code.eq_ignore_ascii_case(c))
+                });
+        problem
     }
 }
 
-impl From<&GraphError> for Problem {
-    fn from(error: &GraphError) -> Self {
-        Problem::error(
-            format!("Microsoft Graph: {} failed", error.operation),
-            error.user_message(),
-        )
+impl From<GraphError> for Problem {
+    fn from(error: GraphError) -> Self {
+        Problem::from(&error)
     }
 }
 

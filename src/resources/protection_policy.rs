@@ -177,9 +177,10 @@ fn notice(n: Notice) -> Problem {
 }
 
 fn error(n: Notice) -> Problem {
-    Problem {
-        severity: crate::lifecycle::Severity::Error,
-        ..notice(n)
+    let problem = Problem::error(n.summary, n.detail);
+    match n.attribute {
+        Some(attribute) => problem.at(attribute),
+        None => problem,
     }
 }
 

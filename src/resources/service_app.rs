@@ -421,7 +421,13 @@ impl ManagedResource for ServiceAppResource {
         tenant: String,
         app_id: String,
     ) -> Result<(ServiceAppState, PlannedAction), Problem> {
-        if call.ctx.graph.get_service_app(&tenant, &app_id).await?.is_none() {
+        if call
+            .ctx
+            .graph
+            .get_service_app(&tenant, &app_id)
+            .await?
+            .is_none()
+        {
             return Err(Problem::error(
                 "Cannot import serviceApp",
                 format!(
