@@ -287,6 +287,7 @@ fn settings_to_context(settings: ProviderSettings) -> Result<ProviderContext, Pr
         default_tenant: settings.tenant_id,
         client_id: settings.client_id,
         gates: Default::default(),
+        memo: Default::default(),
     })
 }
 

@@ -4,6 +4,7 @@
 use std::sync::{Arc, RwLock};
 
 use super::gates::TenantGates;
+use super::memo::Memo;
 use crate::auth::Authenticator;
 use crate::graph::GraphClient;
 use crate::ids::is_guid;
@@ -17,6 +18,8 @@ pub struct ProviderContext {
     pub client_id: Option<String>,
     /// What each tenant allows, looked up once per tenant per process.
     pub gates: TenantGates,
+    /// Graph reads shared by the calls of one run.
+    pub memo: Memo,
 }
 
 impl ProviderContext {

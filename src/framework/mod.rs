@@ -7,6 +7,7 @@ pub mod context;
 pub mod data_source;
 pub mod diagnostics;
 pub mod gates;
+pub mod memo;
 pub mod resource;
 pub mod schema;
 pub mod values;
