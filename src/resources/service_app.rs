@@ -5,14 +5,14 @@ use async_trait::async_trait;
 use tf_provider::value::Value;
 use time::OffsetDateTime;
 
-use super::{observe_controller, require_delegated};
+use super::controller::{activate_or_defer, observe_controller, require_delegated};
 use crate::framework::values::{known, text, timestamp};
 use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::ServiceApp;
 use crate::lifecycle::Problem;
 use crate::lifecycle::service_app::{
-    self as lifecycle, ActivationDate, AppStatus, Controller, CreatePlan, DateRequest, Deferral,
-    Desired, DestroyDecision, PlannedAction, Subject, UpdateAction,
+    self as lifecycle, ActivationDate, AppStatus, CreatePlan, DateRequest, Deferral, Desired,
+    DestroyDecision, PlannedAction, Subject, UpdateAction,
 };
 use crate::timefmt::canonical_text;
 
@@ -86,40 +86,6 @@ impl ServiceAppState {
             known(&self.service_app_id, "service_app_id")?.into(),
         ))
     }
-}
-
-/// Activates our app. Graph's 403 while another app's change is pending is a tenant condition,
-/// not a failure: a warning, and the app stays registered (the next plan proposes it again).
-async fn activate_or_defer(
-    call: &mut Call,
-    state: &mut ServiceAppState,
-    tenant: &str,
-    app_id: &str,
-    date: &str,
-) -> Result<(), Problem> {
-    let error = match call
-        .ctx
-        .graph
-        .activate_reconciled(tenant, app_id, date)
-        .await
-    {
-        Ok(app) => {
-            state.apply_graph(tenant, &app);
-            return Ok(());
-        }
-        Err(error) => error,
-    };
-    if error.is_status(403)
-        && let pending @ Controller::ChangePending { .. } =
-            observe_controller(&call.ctx, tenant, app_id).await?
-    {
-        call.warn(lifecycle::waiting_for_pending(
-            &pending,
-            Subject::new(tenant, app_id),
-        ));
-        return Ok(());
-    }
-    Err(error.into())
 }
 
 pub struct ServiceAppResource;
@@ -338,8 +304,12 @@ impl ManagedResource for ServiceAppResource {
         let Some(date) = date.filter(|_| !adopted_active) else {
             return Ok((state, PlannedAction::default()));
         };
-        match activate_or_defer(call, &mut state, &tenant, &registered.id, &date).await {
-            Ok(()) => Ok((state, PlannedAction::default())),
+        match activate_or_defer(call, &tenant, &registered.id, &date).await {
+            Ok(app) => {
+                app.into_iter()
+                    .for_each(|app| state.apply_graph(&tenant, &app));
+                Ok((state, PlannedAction::default()))
+            }
             // Terraform records the registration (tainted) and replaces it safely.
             Err(problem) => Err(WriteError::Partial(state, problem)),
         }
@@ -367,17 +337,21 @@ impl ManagedResource for ServiceAppResource {
             // The user's own choice: a later activate = true asks afresh.
             state.activation_requested = Value::Value(false);
         }
-        if let Some(date) = date
-            && let Err(problem) = activate_or_defer(call, &mut state, &tenant, &app_id, &date).await
-        {
+        let Some(date) = date else {
+            return Ok((state, PlannedAction::default()));
+        };
+        match activate_or_defer(call, &tenant, &app_id, &date).await {
+            Ok(app) => app
+                .into_iter()
+                .for_each(|app| state.apply_graph(&tenant, &app)),
             // Record what Graph holds now, so state matches the tenant.
-            return match call.ctx.graph.get_service_app(&tenant, &app_id).await {
+            Err(problem) => match call.ctx.graph.get_service_app(&tenant, &app_id).await {
                 Ok(Some(app)) => {
                     state.apply_graph(&tenant, &app);
-                    Err(WriteError::Partial(state, problem))
+                    return Err(WriteError::Partial(state, problem));
                 }
-                _ => Err(WriteError::Failed(problem)),
-            };
+                _ => return Err(WriteError::Failed(problem)),
+            },
         }
         Ok((state, PlannedAction::default()))
     }

@@ -1,0 +1,84 @@
+//! The controller lookups and writes that resources share: who controls a tenant, whether a
+//! delegated sign-in is there for activate/deactivate, and an activation that defers on
+//! another app's pending change.
+
+use crate::auth::credential::delegated_sign_in_hint;
+use crate::framework::Call;
+use crate::framework::ProviderContext;
+use crate::graph::ServiceApp;
+use crate::lifecycle::Problem;
+use crate::lifecycle::service_app::{
+    self as lifecycle, AppStatus, Controller, ObservedApp, ObservedService, Subject,
+};
+
+/// Fails the plan when an activation or deactivation is planned without a delegated credential
+/// usable in `tenant`.
+pub fn require_delegated(ctx: &ProviderContext, tenant: &str) -> Result<(), Problem> {
+    if ctx.auth.has_delegated_for(tenant) {
+        return Ok(());
+    }
+    let hint = delegated_sign_in_hint(tenant, ctx.client_id.as_deref());
+    Err(Problem::new(
+        Some("activate"),
+        "A delegated sign-in is needed to activate or deactivate",
+        format!(
+            "This plan activates or deactivates the Backup Storage controller app in tenant \
+             {tenant}, which Microsoft Graph only allows with a delegated token. To fix: {hint}"
+        ),
+    ))
+}
+
+/// Looks up who controls the tenant (GET root + list serviceApps, concurrently).
+pub async fn observe_controller(
+    ctx: &ProviderContext,
+    tenant: &str,
+    our_app_id: &str,
+) -> Result<Controller, Problem> {
+    let (root, apps) = tokio::join!(
+        ctx.graph.get_root(tenant),
+        ctx.graph.list_service_apps(tenant)
+    );
+    let (root, apps) = (root?, apps?);
+    let status = root.service_status.unwrap_or_default();
+    let service = ObservedService {
+        status: status.status.map(|s| s.as_str().to_string()),
+        consumer: status
+            .backup_service_consumer
+            .map(|c| c.as_str().to_string()),
+        last_modified: status.last_modified_date_time,
+    };
+    let apps: Vec<ObservedApp> = apps
+        .into_iter()
+        .map(|app| ObservedApp {
+            status: app.status.unwrap_or_else(|| AppStatus::parse("")),
+            effective_date_time: app.effective_date_time,
+            id: app.id,
+        })
+        .collect();
+    Ok(lifecycle::existing_controller(&service, &apps, our_app_id))
+}
+
+/// Activates our app; `None` when Graph refused because another app's change is pending,
+/// which is a tenant condition: a warning, and the app stays registered (the next plan
+/// proposes the activation again).
+pub async fn activate_or_defer(
+    call: &mut Call,
+    tenant: &str,
+    app_id: &str,
+    date: &str,
+) -> Result<Option<ServiceApp>, Problem> {
+    let graph = &call.ctx.graph;
+    let error = match graph.activate_reconciled(tenant, app_id, date).await {
+        Ok(app) => return Ok(Some(app)),
+        Err(error) => error,
+    };
+    if error.is_status(403)
+        && let pending @ Controller::ChangePending { .. } =
+            observe_controller(&call.ctx, tenant, app_id).await?
+    {
+        let who = Subject::new(tenant, app_id);
+        call.warn(lifecycle::waiting_for_pending(&pending, who));
+        return Ok(None);
+    }
+    Err(error.into())
+}
