@@ -209,6 +209,31 @@ fn policies_units_and_restore_points() {
             "the policy's protected units are backed up"
         );
 
+        // Terraform 1.5+: the health check block goes red, and green again once the mailbox is
+        // protected again (a unit protected for less than `since` is not missing).
+        if env.version_tuple() >= (1, 5) {
+            let check = format!(
+                "{explicit}\ncheck \"backed_up\" {{\n  data \"m365backup_restore_points\" \"health\" {{\n    tenant_id           = \"{tenant}\"\n    protection_unit_ids = {}\n  }}\n\n  assert {{\n    condition     = length(data.m365backup_restore_points.health.units_without_restore_point) == 0\n    error_message = \"Units without a restore point: ${{join(\", \", data.m365backup_restore_points.health.units_without_restore_point)}}\"\n  }}\n}}\n",
+                hcl_list(&[kept.clone(), removed.clone()])
+            );
+            env.write_config(&config(&mailboxes[..2], &check));
+            env.apply()
+                .expect_code(0, "a failed check is a warning")
+                .expect_contains(
+                    &format!("Units without a restore point: {removed}"),
+                    "the check names the unit",
+                );
+            env.write_config(&config(&mailboxes, &check));
+            env.apply().expect_code(0, "protect the mailbox again");
+            let run = env.plan();
+            assert!(
+                !run.combined().contains("Units without a restore point"),
+                "the check is green again:\n{}",
+                run.combined()
+            );
+            env.write_config(&config(&mailboxes[..2], &explicit));
+        }
+
         // More than 2,000 units is a clear error.
         let many: Vec<String> = (0..2001).map(|i| id(0x5000 + i)).collect();
         env.write_config(&tenant_config(
