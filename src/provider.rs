@@ -480,6 +480,13 @@ impl Provider for M365BackupProvider {
             Box::new(ResourceAdapter::new(ServiceAppResource, shared.clone())),
         );
         add(
+            "backup_notifications",
+            Box::new(ResourceAdapter::new(
+                crate::resources::backup_notifications::BackupNotifications,
+                shared.clone(),
+            )),
+        );
+        add(
             "sharepoint_protection_policy",
             Box::new(ResourceAdapter::new(
                 SharePointPolicy::default(),
@@ -520,6 +527,27 @@ impl Provider for M365BackupProvider {
             "service_apps",
             Box::new(DataSourceAdapter::new(
                 ServiceAppsDataSource,
+                shared.clone(),
+            )),
+        );
+        add(
+            "protection_policies",
+            Box::new(DataSourceAdapter::new(
+                crate::data_sources::protection_policies::ProtectionPoliciesDataSource,
+                shared.clone(),
+            )),
+        );
+        add(
+            "protection_units",
+            Box::new(DataSourceAdapter::new(
+                crate::data_sources::protection_units::ProtectionUnitsDataSource,
+                shared.clone(),
+            )),
+        );
+        add(
+            "restore_points",
+            Box::new(DataSourceAdapter::new(
+                crate::data_sources::restore_points::RestorePointsDataSource,
                 shared.clone(),
             )),
         );

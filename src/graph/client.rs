@@ -250,6 +250,20 @@ impl GraphClient {
             .await
     }
 
+    /// `PATCH {path}` with a specific token kind (Graph allows some PATCHes, such as the
+    /// notification settings, only with a delegated token).
+    pub async fn patch_as<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+        body: serde_json::Value,
+        token: TokenKind,
+    ) -> Result<Option<T>, GraphError> {
+        self.write(Method::PATCH, op, tenant, path, Some(body), Some(token))
+            .await
+    }
+
     /// A bound action: `POST {path}/{action}` with an optional body and, when Graph requires
     /// one, a specific token kind (activate/deactivate are delegated-only).
     pub async fn action<T: DeserializeOwned>(

@@ -3,8 +3,10 @@
 //! unit- and property-tested; resources only translate.
 
 pub mod billing;
+pub mod notifications;
 pub mod problem;
 pub mod protection_policy;
+pub mod restore_points;
 pub mod service_app;
 
 pub use problem::{Problem, Severity};

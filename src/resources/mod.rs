@@ -1,6 +1,7 @@
 //! Terraform resources: thin adapters over [`crate::lifecycle`] and [`crate::graph`] on the
 //! [`crate::framework`].
 
+pub mod backup_notifications;
 pub mod billing_enablement;
 pub mod controller;
 pub mod protection_policy;
