@@ -220,3 +220,108 @@ fn a_policy_waits_with_a_warning_through_the_grace_period_then_is_created() {
         env.plan().expect_code(0, "clean");
     });
 }
+
+fn policy_state(env: &Env) -> Value {
+    env.resource("m365backup_exchange_protection_policy.mail")
+        .expect("policy in state")
+}
+
+fn posts_to(env: &Env, suffix: &str) -> usize {
+    env.admin
+        .requests()
+        .iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+        .count()
+}
+
+#[test]
+fn a_file_backed_set_of_2000_mailboxes_goes_through_a_bulk_job_then_changes_by_ten() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let all = ids(2000, 0x5000);
+        let write_file = |ids: &[String]| {
+            let text = format!("# exported mailboxes\n\n{}\n", ids.join("\n"));
+            std::fs::write(env.work_dir().join("mailboxes.txt"), text).unwrap();
+        };
+        write_file(&all);
+        let body = "  display_name        = \"Mail\"\n  mailbox_ids_file    = \"mailboxes.txt\"\n  wait_for_completion = true\n  timeouts {\n    create = \"5m\"\n  }\n";
+        env.write_config(&tenant_config(&tenant, "", body));
+        env.admin.reset_requests();
+        env.apply()
+            .expect_code(0, "a policy of 2,000 mailboxes from a file");
+        assert_eq!(
+            posts_to(env, "mailboxProtectionUnitsBulkAdditionJobs"),
+            1,
+            "the 1,950 ids beyond the POST go through one bulk job"
+        );
+        let state = policy_state(env);
+        let policy_id = state["policy_id"].as_str().expect("created").to_string();
+        assert_eq!(units_of(env, &tenant, &policy_id), 2000);
+        assert_eq!(state["unit_count"], 2000);
+        assert_eq!(state["pending_unit_count"], 0, "waited: {state}");
+        assert_eq!(state["mailbox_ids"], Value::Null);
+        assert_eq!(state["ids_sha256"].as_str().map(str::len), Some(64));
+        let raw = std::fs::read_to_string(env.work_dir().join("terraform.tfstate")).unwrap();
+        assert!(!raw.contains(&all[1234]), "no id in state");
+        env.plan().expect_code(0, "clean after create");
+
+        // Ten out, ten in.
+        let mut changed: Vec<String> = all[10..].to_vec();
+        changed.extend(ids(10, 0xA_0000));
+        write_file(&changed);
+        env.plan()
+            .expect_code(2, "the file changed")
+            .expect_contains("+10 / −10", "the plan says how much");
+        env.apply().expect_code(0, "ten out, ten in");
+        assert_eq!(units_of(env, &tenant, &policy_id), 2000);
+        let held = protection(env, &tenant);
+        let units = held["units"].as_array().unwrap();
+        let present = |id: &str| {
+            units.iter().any(|u| {
+                u["policyId"] == policy_id.as_str()
+                    && u["removed"] != true
+                    && u["resource"] == id
+            })
+        };
+        assert!(present(&changed[1999]) && !present(&all[0]));
+        env.plan().expect_code(0, "clean after the change");
+
+        // Both forms at once is a configuration error.
+        let both = format!(
+            "{body}  mailbox_ids = {}\n",
+            hcl_set(&ids(1, 0x5000))
+        );
+        env.write_config(&tenant_config(&tenant, "", &both));
+        env.plan()
+            .expect_code(1, "inline and file conflict")
+            .expect_contains("Conflicting mailbox_ids and mailbox_ids_file", "names both");
+    });
+}
+
+#[test]
+fn a_lost_answer_to_the_creating_post_adopts_the_policy_instead_of_a_duplicate() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&ids(3, 0x6000))
+        );
+        env.write_config(&tenant_config(&tenant, "", &body));
+        env.admin.fault(json!({
+            "method": "POST",
+            "path_prefix": "/v1.0/solutions/backupRestore/exchangeProtectionPolicies",
+            "drop": "after",
+            "count": 1
+        }));
+        env.apply()
+            .expect_code(0, "the create converges despite the lost answer");
+        let policies = protection(env, &tenant)["policies"].clone();
+        assert_eq!(policies.as_array().unwrap().len(), 1, "one policy: {policies}");
+        let state = policy_state(env);
+        assert_eq!(state["policy_id"], policies[0]["id"], "state has it");
+        assert_eq!(policies[0]["isEnabled"], true);
+        env.plan().expect_code(0, "clean after adoption");
+    });
+}
