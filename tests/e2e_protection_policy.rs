@@ -230,7 +230,9 @@ fn posts_to(env: &Env, suffix: &str) -> usize {
     env.admin
         .requests()
         .iter()
-        .filter(|r| r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+        .filter(|r| {
+            r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(suffix))
+        })
         .count()
 }
 
@@ -279,19 +281,14 @@ fn a_file_backed_set_of_2000_mailboxes_goes_through_a_bulk_job_then_changes_by_t
         let units = held["units"].as_array().unwrap();
         let present = |id: &str| {
             units.iter().any(|u| {
-                u["policyId"] == policy_id.as_str()
-                    && u["removed"] != true
-                    && u["resource"] == id
+                u["policyId"] == policy_id.as_str() && u["removed"] != true && u["resource"] == id
             })
         };
         assert!(present(&changed[1999]) && !present(&all[0]));
         env.plan().expect_code(0, "clean after the change");
 
         // Both forms at once is a configuration error.
-        let both = format!(
-            "{body}  mailbox_ids = {}\n",
-            hcl_set(&ids(1, 0x5000))
-        );
+        let both = format!("{body}  mailbox_ids = {}\n", hcl_set(&ids(1, 0x5000)));
         env.write_config(&tenant_config(&tenant, "", &both));
         env.plan()
             .expect_code(1, "inline and file conflict")
@@ -315,13 +312,165 @@ fn a_lost_answer_to_the_creating_post_adopts_the_policy_instead_of_a_duplicate()
             "drop": "after",
             "count": 1
         }));
+        env.admin.reset_requests();
         env.apply()
             .expect_code(0, "the create converges despite the lost answer");
+        let requests = env.admin.requests();
+        assert!(
+            requests
+                .iter()
+                .any(|r| r["method"] == "POST" && !r["fault"].is_null()),
+            "the fault hit the create: {requests:?}"
+        );
+        assert_eq!(
+            posts_to(env, "/exchangeProtectionPolicies"),
+            1,
+            "no second POST: the policy was found and adopted"
+        );
         let policies = protection(env, &tenant)["policies"].clone();
-        assert_eq!(policies.as_array().unwrap().len(), 1, "one policy: {policies}");
+        assert_eq!(
+            policies.as_array().unwrap().len(),
+            1,
+            "one policy: {policies}"
+        );
         let state = policy_state(env);
         assert_eq!(state["policy_id"], policies[0]["id"], "state has it");
         assert_eq!(policies[0]["isEnabled"], true);
         env.plan().expect_code(0, "clean after adoption");
+    });
+}
+
+#[test]
+fn ctrl_c_during_a_large_create_sends_no_new_chunk_and_the_next_apply_finishes() {
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+    const POLICIES: &str = "/v1.0/solutions/backupRestore/exchangeProtectionPolicies";
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let all = ids(170, 0x7000); // POST 50, PATCH 50 + 50 + 20, activate
+        env.write_config(&tenant_config(
+            &tenant,
+            "",
+            &format!(
+                "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+                hcl_set(&all)
+            ),
+        ));
+        // The first chunk is slow: the interrupt arrives while it is in flight.
+        env.admin.fault(
+            json!({"method": "PATCH", "path_prefix": POLICIES, "delay_ms": 3000, "count": 1}),
+        );
+        let mut cmd = env.command(&["apply", "-auto-approve", "-no-color"]);
+        cmd.process_group(0);
+        let child = cmd.spawn().expect("terraform starts");
+        let pgid = child.id() as i32;
+        let mut waited = Duration::ZERO;
+        while !env
+            .admin
+            .requests()
+            .iter()
+            .any(|r| r["method"] == "POST" && r["path"] == POLICIES)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            waited += Duration::from_millis(50);
+            assert!(waited < Duration::from_secs(90), "the create never came");
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        // SAFETY: signals the process group of the terraform child this test started.
+        unsafe {
+            libc::kill(-pgid, libc::SIGINT);
+        }
+        let out = child.wait_with_output().expect("terraform exits");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        let requests = env.admin.requests();
+        let patches = requests.iter().filter(|r| r["method"] == "PATCH").count();
+        assert_eq!(
+            patches, 1,
+            "the chunk in flight finished, no new one started:\n{text}"
+        );
+        assert!(
+            !requests.iter().any(|r| r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/activate") && p.contains("protectionPolicies"))),
+            "no activation after Ctrl-C"
+        );
+        let state = policy_state(env);
+        let policy_id = state["policy_id"].as_str().expect("recorded").to_string();
+        assert_eq!(units_of(env, &tenant, &policy_id), 100);
+        env.apply().expect_code(0, "the next apply sends the rest");
+        assert_eq!(units_of(env, &tenant, &policy_id), 170);
+        assert_eq!(protection(env, &tenant)["policies"][0]["isEnabled"], true);
+        assert_eq!(
+            protection(env, &tenant)["policies"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        env.plan().expect_code(0, "clean");
+    });
+}
+
+#[test]
+fn a_unit_removed_outside_terraform_is_planned_back_and_unit_errors_are_warnings() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let mailboxes = ids(10, 0x8000);
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&mailboxes)
+        );
+        env.write_config(&tenant_config(&tenant, "", &body));
+        env.apply().expect_code(0, "create");
+        let policy_id = policy_state(env)["policy_id"].as_str().unwrap().to_string();
+        let unit = |mailbox: &str| {
+            protection(env, &tenant)["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["resource"] == mailbox && u["removed"] != true)
+                .map(|u| u["id"].as_str().unwrap().to_string())
+        };
+        let gone = unit(&mailboxes[3]).expect("unit of mailbox 3");
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/as-admin"),
+            json!({
+                "method": "PATCH",
+                "path": format!("/solutions/backupRestore/exchangeProtectionPolicies/{policy_id}"),
+                "body": {"mailboxProtectionUnits@delta": [{"@removed": {"reason": "changed"}, "id": gone}]}
+            }),
+        );
+        assert_eq!(units_of(env, &tenant, &policy_id), 9, "removed by an admin");
+        env.plan()
+            .expect_code(2, "the removed mailbox is planned back")
+            .expect_contains(&mailboxes[3], "names it");
+        env.apply().expect_code(0, "put back");
+        assert!(unit(&mailboxes[3]).is_some());
+        env.plan().expect_code(0, "clean after the drift is undone");
+
+        // A unit Microsoft 365 failed to protect: a warning with its code, never an error.
+        let failing = unit(&mailboxes[5]).unwrap();
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/unit-errors"),
+            json!({"unit_ids": [failing], "code": "MailboxNotFound", "message": "The mailbox is gone."}),
+        );
+        env.plan()
+            .expect_code(0, "a failed unit is no diff")
+            .expect_contains("MailboxNotFound", "the warning carries Graph's code");
+        assert_eq!(
+            policy_state(env)["failed_unit_count"],
+            0,
+            "plan does not write state"
+        );
+        env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
+            .expect_code(0, "refresh");
+        assert_eq!(policy_state(env)["failed_unit_count"], 1);
     });
 }

@@ -427,7 +427,10 @@ mod tests {
         }
         let one = serde_json::json!({"name": "x", "timeouts": [{"create": "5m"}]});
         let s: WithBlock = serde_json::from_value(one.clone()).unwrap();
-        assert_eq!(s.timeouts.as_ref_option().unwrap().create, Value::Value("5m".into()));
+        assert_eq!(
+            s.timeouts.as_ref_option().unwrap().create,
+            Value::Value("5m".into())
+        );
         assert_eq!(serde_json::to_value(&s).unwrap(), one);
         let mut unknown = s.clone();
         unknown.timeouts = Value::Unknown;

@@ -21,6 +21,7 @@ use crate::lifecycle::protection_policy::answers::judge_delta_answer;
 use crate::lifecycle::protection_policy::gating::{
     Gate, WriteDecision, WriteSubject, decide_write,
 };
+use crate::lifecycle::protection_policy::id_file::{file_change_notice, parse_id_file, set_digest};
 use crate::lifecycle::protection_policy::ids::{
     validate_display_name, validate_inline_ids, validate_retention_period,
 };
@@ -28,9 +29,6 @@ use crate::lifecycle::protection_policy::notices::{
     ItemFailure, Notice, count_units, item_failure_notice, unit_error_failures,
 };
 use crate::lifecycle::protection_policy::plan::{Observed, PolicyConfig, PolicyWrite, plan_update};
-use crate::lifecycle::protection_policy::id_file::{
-    file_change_notice, parse_id_file, set_digest,
-};
 use crate::lifecycle::protection_policy::unit_set::{
     CreateStep, DEFAULT_BULK_THRESHOLD, ManagedSet, UnitRequest, create_steps, observed_inline_set,
 };
@@ -389,9 +387,10 @@ mod stop {
                 return;
             };
             let _guard = runtime.enter();
-            let (Ok(mut interrupt), Ok(mut terminate)) =
-                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-            else {
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             runtime.spawn(async move {
@@ -556,7 +555,7 @@ async fn stopped<S: PolicyState>(
     policy_id: &str,
     what: &str,
 ) {
-    let planned_active = state.common().active.clone();
+    let planned_active = *state.common().active;
     refresh(call, state, tenant, Some(policy_id)).await;
     *state.common().active = planned_active;
     let name = name_of(state);
@@ -869,7 +868,11 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         // Decision 1: the file's digest equal to the state's means the set is in sync.
         let file_in_sync = file.is_some()
             && ids.as_ref().is_some_and(|ids| {
-                prior.common().ids_sha256.as_ref_option().map(String::as_str)
+                prior
+                    .common()
+                    .ids_sha256
+                    .as_ref_option()
+                    .map(String::as_str)
                     == Some(set_digest(ids.iter().map(String::as_str)).as_str())
             });
         let ids = if file_in_sync { None } else { ids };
