@@ -562,6 +562,25 @@ async fn stopped<S: PolicyState>(
     call.warn(notice(stopped_notice(tenant, &name, what)));
 }
 
+/// Decision 9: inputs of bulk jobs still running count as present, so that a plan made while
+/// Graph processes a job does not add its ids again. Looked up only when units are diffed.
+async fn running_jobs(
+    call: &Call,
+    workload: Workload,
+    tenant: &str,
+    policy_id: &str,
+    units_managed: bool,
+) -> Result<Vec<crate::graph::api::protection::BulkAdditionJob>, Problem> {
+    if !units_managed {
+        return Ok(Vec::new());
+    }
+    Ok(call
+        .ctx
+        .graph
+        .running_bulk_jobs(tenant, workload, policy_id)
+        .await?)
+}
+
 /// Creates the policy: POST with up to 50 units, the rest in chunks, activation last.
 async fn create_policy<S: PolicyState>(
     call: &mut Call,
@@ -885,11 +904,12 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             unit_ids: ids.as_deref(),
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
         };
+        let jobs = running_jobs(call, S::WORKLOAD, &tenant, &policy_id, ids.is_some()).await?;
         let observed = Observed {
             tenant_id: &tenant,
             policy: &policy,
             units: &units,
-            running_jobs: &[],
+            running_jobs: &jobs,
             prior_active: prior.common().active.as_option(),
         };
         let update = plan_update(&policy_config, &observed);
@@ -1010,11 +1030,12 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             unit_ids: ids.as_deref(),
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
         };
+        let jobs = running_jobs(call, S::WORKLOAD, &tenant, &policy_id, ids.is_some()).await?;
         let observed = Observed {
             tenant_id: &tenant,
             policy: &policy,
             units: &units,
-            running_jobs: &[],
+            running_jobs: &jobs,
             prior_active: prior.common().active.as_option(),
         };
         let plan = plan_update(&policy_config, &observed);

@@ -19,6 +19,8 @@ const ACTIVATE: &str = "activate protection policy";
 const DEACTIVATE: &str = "deactivate protection policy";
 const DELETE: &str = "delete protection policy";
 const BULK_JOB: &str = "create bulk addition job";
+const BULK_JOBS: &str = "list bulk addition jobs";
+const GET_BULK_JOB: &str = "get bulk addition job";
 
 fn body(value: &impl serde::Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
@@ -127,6 +129,32 @@ impl GraphClient {
         self.v1()
             .delete(DELETE, tenant, &["protectionPolicies", id])
             .await
+    }
+
+    /// The bulk addition jobs of a policy that are still running, each with its inputs (Graph
+    /// lists jobs without their inputs: one GET per running job, usually none).
+    pub async fn running_bulk_jobs(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        policy_id: &str,
+    ) -> Result<Vec<BulkAdditionJob>, GraphError> {
+        let jobs_property = workload.bulk_jobs_property();
+        let path = [workload.policy_entity_set(), policy_id, jobs_property];
+        let listed: Vec<BulkAdditionJob> = self.v1().list_all(BULK_JOBS, tenant, &path).await?;
+        let mut running = Vec::new();
+        for job in listed.into_iter().filter(BulkAdditionJob::is_running) {
+            let path = [
+                workload.policy_entity_set(),
+                policy_id,
+                jobs_property,
+                &job.id,
+            ];
+            if let Some(full) = self.v1().get_or_none(GET_BULK_JOB, tenant, &path).await? {
+                running.push(full);
+            }
+        }
+        Ok(running)
     }
 
     /// `POST` one bulk addition job of at most 50,000 ids.
