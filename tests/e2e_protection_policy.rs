@@ -474,3 +474,30 @@ fn a_unit_removed_outside_terraform_is_planned_back_and_unit_errors_are_warnings
         assert_eq!(policy_state(env)["failed_unit_count"], 1);
     });
 }
+
+#[test]
+fn a_plan_while_the_bulk_job_still_runs_adds_nothing_twice() {
+    for_each_terraform(|env| {
+        // Default processing delays: the emulator's virtual clock holds the job until advanced.
+        let tenant = env.tenant("none");
+        let all = ids(600, 0xB000);
+        let text = all.join("\n");
+        std::fs::write(env.work_dir().join("mailboxes.txt"), text).unwrap();
+        let body = "  display_name     = \"Mail\"\n  mailbox_ids_file = \"mailboxes.txt\"\n";
+        env.write_config(&tenant_config(&tenant, "", body));
+        env.apply()
+            .expect_code(0, "create: 50 in the POST, 550 in a job");
+        let jobs = protection(env, &tenant)["bulkAdditionJobs"].clone();
+        assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+        assert_eq!(jobs[0]["status"], "active", "the job still runs: {jobs}");
+        env.admin.reset_requests();
+        env.plan()
+            .expect_code(0, "the running job's inputs count as present");
+        env.admin
+            .post("/_emulator/clock/advance", json!({ "seconds": 3600 }));
+        env.plan().expect_code(0, "clean once the job is done");
+        let policy_id = policy_state(env)["policy_id"].as_str().unwrap().to_string();
+        assert_eq!(units_of(env, &tenant, &policy_id), 600);
+        assert_eq!(posts_to(env, "mailboxProtectionUnitsBulkAdditionJobs"), 0);
+    });
+}
