@@ -476,17 +476,22 @@ fn a_unit_removed_outside_terraform_is_planned_back_and_unit_errors_are_warnings
 }
 
 #[test]
-fn a_plan_while_the_bulk_job_still_runs_adds_nothing_twice() {
+fn a_wait_that_runs_out_warns_and_a_plan_while_the_bulk_job_runs_adds_nothing_twice() {
     for_each_terraform(|env| {
         // Default processing delays: the emulator's virtual clock holds the job until advanced.
         let tenant = env.tenant("none");
         let all = ids(600, 0xB000);
         let text = all.join("\n");
         std::fs::write(env.work_dir().join("mailboxes.txt"), text).unwrap();
-        let body = "  display_name     = \"Mail\"\n  mailbox_ids_file = \"mailboxes.txt\"\n";
+        let body = "  display_name        = \"Mail\"\n  mailbox_ids_file    = \"mailboxes.txt\"\n  wait_for_completion = true\n  timeouts {\n    create = \"2s\"\n  }\n";
         env.write_config(&tenant_config(&tenant, "", body));
         env.apply()
-            .expect_code(0, "create: 50 in the POST, 550 in a job");
+            .expect_code(
+                0,
+                "create: 50 in the POST, 550 in a job; a wait that runs out is no error",
+            )
+            .expect_contains("still processing", "the expired wait is a warning")
+            .expect_contains("timeouts.create", "it names the timeout");
         let jobs = protection(env, &tenant)["bulkAdditionJobs"].clone();
         assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
         assert_eq!(jobs[0]["status"], "active", "the job still runs: {jobs}");
