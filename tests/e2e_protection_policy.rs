@@ -220,3 +220,289 @@ fn a_policy_waits_with_a_warning_through_the_grace_period_then_is_created() {
         env.plan().expect_code(0, "clean");
     });
 }
+
+fn policy_state(env: &Env) -> Value {
+    env.resource("m365backup_exchange_protection_policy.mail")
+        .expect("policy in state")
+}
+
+fn posts_to(env: &Env, suffix: &str) -> usize {
+    env.admin
+        .requests()
+        .iter()
+        .filter(|r| {
+            r["method"] == "POST" && r["path"].as_str().is_some_and(|p| p.ends_with(suffix))
+        })
+        .count()
+}
+
+#[test]
+fn a_file_backed_set_of_2000_mailboxes_goes_through_a_bulk_job_then_changes_by_ten() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let all = ids(2000, 0x5000);
+        let write_file = |ids: &[String]| {
+            let text = format!("# exported mailboxes\n\n{}\n", ids.join("\n"));
+            std::fs::write(env.work_dir().join("mailboxes.txt"), text).unwrap();
+        };
+        write_file(&all);
+        let body = "  display_name        = \"Mail\"\n  mailbox_ids_file    = \"mailboxes.txt\"\n  wait_for_completion = true\n  timeouts {\n    create = \"5m\"\n  }\n";
+        env.write_config(&tenant_config(&tenant, "", body));
+        env.admin.reset_requests();
+        env.apply()
+            .expect_code(0, "a policy of 2,000 mailboxes from a file");
+        assert_eq!(
+            posts_to(env, "mailboxProtectionUnitsBulkAdditionJobs"),
+            1,
+            "the 1,950 ids beyond the POST go through one bulk job"
+        );
+        let state = policy_state(env);
+        let policy_id = state["policy_id"].as_str().expect("created").to_string();
+        assert_eq!(units_of(env, &tenant, &policy_id), 2000);
+        assert_eq!(state["unit_count"], 2000);
+        assert_eq!(state["pending_unit_count"], 0, "waited: {state}");
+        assert_eq!(state["mailbox_ids"], Value::Null);
+        assert_eq!(state["ids_sha256"].as_str().map(str::len), Some(64));
+        let raw = std::fs::read_to_string(env.work_dir().join("terraform.tfstate")).unwrap();
+        assert!(!raw.contains(&all[1234]), "no id in state");
+        env.plan().expect_code(0, "clean after create");
+
+        // Ten out, ten in.
+        let mut changed: Vec<String> = all[10..].to_vec();
+        changed.extend(ids(10, 0xA_0000));
+        write_file(&changed);
+        env.plan()
+            .expect_code(2, "the file changed")
+            .expect_contains("+10 / −10", "the plan says how much");
+        env.apply().expect_code(0, "ten out, ten in");
+        assert_eq!(units_of(env, &tenant, &policy_id), 2000);
+        let held = protection(env, &tenant);
+        let units = held["units"].as_array().unwrap();
+        let present = |id: &str| {
+            units.iter().any(|u| {
+                u["policyId"] == policy_id.as_str() && u["removed"] != true && u["resource"] == id
+            })
+        };
+        assert!(present(&changed[1999]) && !present(&all[0]));
+        env.plan().expect_code(0, "clean after the change");
+
+        // Both forms at once is a configuration error.
+        let both = format!("{body}  mailbox_ids = {}\n", hcl_set(&ids(1, 0x5000)));
+        env.write_config(&tenant_config(&tenant, "", &both));
+        env.plan()
+            .expect_code(1, "inline and file conflict")
+            .expect_contains("Conflicting mailbox_ids and mailbox_ids_file", "names both");
+    });
+}
+
+#[test]
+fn a_lost_answer_to_the_creating_post_adopts_the_policy_instead_of_a_duplicate() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&ids(3, 0x6000))
+        );
+        env.write_config(&tenant_config(&tenant, "", &body));
+        env.admin.fault(json!({
+            "method": "POST",
+            "path_prefix": "/v1.0/solutions/backupRestore/exchangeProtectionPolicies",
+            "drop": "after",
+            "count": 1
+        }));
+        env.admin.reset_requests();
+        env.apply()
+            .expect_code(0, "the create converges despite the lost answer");
+        let requests = env.admin.requests();
+        assert!(
+            requests
+                .iter()
+                .any(|r| r["method"] == "POST" && !r["fault"].is_null()),
+            "the fault hit the create: {requests:?}"
+        );
+        assert_eq!(
+            posts_to(env, "/exchangeProtectionPolicies"),
+            1,
+            "no second POST: the policy was found and adopted"
+        );
+        let policies = protection(env, &tenant)["policies"].clone();
+        assert_eq!(
+            policies.as_array().unwrap().len(),
+            1,
+            "one policy: {policies}"
+        );
+        let state = policy_state(env);
+        assert_eq!(state["policy_id"], policies[0]["id"], "state has it");
+        assert_eq!(policies[0]["isEnabled"], true);
+        env.plan().expect_code(0, "clean after adoption");
+    });
+}
+
+#[test]
+fn ctrl_c_during_a_large_create_sends_no_new_chunk_and_the_next_apply_finishes() {
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+    const POLICIES: &str = "/v1.0/solutions/backupRestore/exchangeProtectionPolicies";
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let all = ids(170, 0x7000); // POST 50, PATCH 50 + 50 + 20, activate
+        env.write_config(&tenant_config(
+            &tenant,
+            "",
+            &format!(
+                "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+                hcl_set(&all)
+            ),
+        ));
+        // The first chunk is slow: the interrupt arrives while it is in flight.
+        env.admin.fault(
+            json!({"method": "PATCH", "path_prefix": POLICIES, "delay_ms": 3000, "count": 1}),
+        );
+        let mut cmd = env.command(&["apply", "-auto-approve", "-no-color"]);
+        cmd.process_group(0);
+        let child = cmd.spawn().expect("terraform starts");
+        let pgid = child.id() as i32;
+        let mut waited = Duration::ZERO;
+        while !env
+            .admin
+            .requests()
+            .iter()
+            .any(|r| r["method"] == "POST" && r["path"] == POLICIES)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+            waited += Duration::from_millis(50);
+            assert!(waited < Duration::from_secs(90), "the create never came");
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        // SAFETY: signals the process group of the terraform child this test started.
+        unsafe {
+            libc::kill(-pgid, libc::SIGINT);
+        }
+        let out = child.wait_with_output().expect("terraform exits");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        let requests = env.admin.requests();
+        let patches = requests.iter().filter(|r| r["method"] == "PATCH").count();
+        assert_eq!(
+            patches, 1,
+            "the chunk in flight finished, no new one started:\n{text}"
+        );
+        assert!(
+            !requests.iter().any(|r| r["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("/activate") && p.contains("protectionPolicies"))),
+            "no activation after Ctrl-C"
+        );
+        let state = policy_state(env);
+        let policy_id = state["policy_id"].as_str().expect("recorded").to_string();
+        assert_eq!(units_of(env, &tenant, &policy_id), 100);
+        env.apply().expect_code(0, "the next apply sends the rest");
+        assert_eq!(units_of(env, &tenant, &policy_id), 170);
+        assert_eq!(protection(env, &tenant)["policies"][0]["isEnabled"], true);
+        assert_eq!(
+            protection(env, &tenant)["policies"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        env.plan().expect_code(0, "clean");
+    });
+}
+
+#[test]
+fn a_unit_removed_outside_terraform_is_planned_back_and_unit_errors_are_warnings() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let mailboxes = ids(10, 0x8000);
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&mailboxes)
+        );
+        env.write_config(&tenant_config(&tenant, "", &body));
+        env.apply().expect_code(0, "create");
+        let policy_id = policy_state(env)["policy_id"].as_str().unwrap().to_string();
+        let unit = |mailbox: &str| {
+            protection(env, &tenant)["units"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|u| u["resource"] == mailbox && u["removed"] != true)
+                .map(|u| u["id"].as_str().unwrap().to_string())
+        };
+        let gone = unit(&mailboxes[3]).expect("unit of mailbox 3");
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/as-admin"),
+            json!({
+                "method": "PATCH",
+                "path": format!("/solutions/backupRestore/exchangeProtectionPolicies/{policy_id}"),
+                "body": {"mailboxProtectionUnits@delta": [{"@removed": {"reason": "changed"}, "id": gone}]}
+            }),
+        );
+        assert_eq!(units_of(env, &tenant, &policy_id), 9, "removed by an admin");
+        env.plan()
+            .expect_code(2, "the removed mailbox is planned back")
+            .expect_contains(&mailboxes[3], "names it");
+        env.apply().expect_code(0, "put back");
+        assert!(unit(&mailboxes[3]).is_some());
+        env.plan().expect_code(0, "clean after the drift is undone");
+
+        // A unit Microsoft 365 failed to protect: a warning with its code, never an error.
+        let failing = unit(&mailboxes[5]).unwrap();
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/unit-errors"),
+            json!({"unit_ids": [failing], "code": "MailboxNotFound", "message": "The mailbox is gone."}),
+        );
+        env.plan()
+            .expect_code(0, "a failed unit is no diff")
+            .expect_contains("MailboxNotFound", "the warning carries Graph's code");
+        assert_eq!(
+            policy_state(env)["failed_unit_count"],
+            0,
+            "plan does not write state"
+        );
+        env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
+            .expect_code(0, "refresh");
+        assert_eq!(policy_state(env)["failed_unit_count"], 1);
+    });
+}
+
+#[test]
+fn a_wait_that_runs_out_warns_and_a_plan_while_the_bulk_job_runs_adds_nothing_twice() {
+    for_each_terraform(|env| {
+        // Default processing delays: the emulator's virtual clock holds the job until advanced.
+        let tenant = env.tenant("none");
+        let all = ids(600, 0xB000);
+        let text = all.join("\n");
+        std::fs::write(env.work_dir().join("mailboxes.txt"), text).unwrap();
+        let body = "  display_name        = \"Mail\"\n  mailbox_ids_file    = \"mailboxes.txt\"\n  wait_for_completion = true\n  timeouts {\n    create = \"2s\"\n  }\n";
+        env.write_config(&tenant_config(&tenant, "", body));
+        env.apply()
+            .expect_code(
+                0,
+                "create: 50 in the POST, 550 in a job; a wait that runs out is no error",
+            )
+            .expect_contains("still processing", "the expired wait is a warning")
+            .expect_contains("timeouts.create", "it names the timeout");
+        let jobs = protection(env, &tenant)["bulkAdditionJobs"].clone();
+        assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+        assert_eq!(jobs[0]["status"], "active", "the job still runs: {jobs}");
+        env.admin.reset_requests();
+        env.plan()
+            .expect_code(0, "the running job's inputs count as present");
+        env.admin
+            .post("/_emulator/clock/advance", json!({ "seconds": 3600 }));
+        env.plan().expect_code(0, "clean once the job is done");
+        let policy_id = policy_state(env)["policy_id"].as_str().unwrap().to_string();
+        assert_eq!(units_of(env, &tenant, &policy_id), 600);
+        assert_eq!(posts_to(env, "mailboxProtectionUnitsBulkAdditionJobs"), 0);
+    });
+}

@@ -15,6 +15,60 @@ use super::schema::{Attr, Kind};
 /// A Rust type Terraform can hold in an attribute.
 pub trait TfType {
     fn attr_type() -> AttributeType;
+    /// The rows of a nested block type (see [`crate::block_type!`]); empty for plain types.
+    fn block_rows() -> Vec<Attr> {
+        Vec::new()
+    }
+}
+
+/// Makes an [`Attributes`] table usable as an optional nested block (`Kind::Block`):
+/// `block_type!(Timeouts);`, then in the outer table
+/// `#[serde(default, with = "crate::framework::attributes::optional_block")] timeouts: Timeouts => Block, "…";`.
+#[macro_export]
+macro_rules! block_type {
+    ($name:ty) => {
+        impl $crate::framework::attributes::TfType for $name {
+            fn attr_type() -> tf_provider::schema::AttributeType {
+                let fields = <$name as $crate::framework::attributes::Attributes>::rows()
+                    .into_iter()
+                    .map(|row| (row.name.to_string(), row.ty))
+                    .collect();
+                tf_provider::schema::AttributeType::Object(fields)
+            }
+            fn block_rows() -> Vec<$crate::framework::schema::Attr> {
+                <$name as $crate::framework::attributes::Attributes>::rows()
+            }
+        }
+    };
+}
+
+/// Serde for an optional nested block: Terraform holds it as a list of zero or one element.
+/// Null and an empty list are "absent"; an unknown list stays unknown.
+pub mod optional_block {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use tf_provider::value::Value;
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Value<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Value::Value(v) => vec![v].serialize(serializer),
+            Value::Null => Vec::<T>::new().serialize(serializer),
+            Value::Unknown => Value::<Vec<T>>::Unknown.serialize(serializer),
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Value<T>, D::Error> {
+        let list: Value<Vec<Value<T>>> = Deserialize::deserialize(deserializer)?;
+        Ok(match list {
+            Value::Unknown => Value::Unknown,
+            Value::Null => Value::Null,
+            Value::Value(items) => items.into_iter().next().unwrap_or(Value::Null),
+        })
+    }
 }
 
 impl TfType for String {
@@ -135,7 +189,8 @@ pub fn tenant_field<S: Attributes>(state: &mut S) -> Option<&mut Value<String>> 
 ///     }
 /// }
 /// ```
-/// Kinds: `Required`, `Optional`, `OptionalComputed`, `Computed`. Flags, in this order when
+/// Kinds: `Required`, `Optional`, `OptionalComputed`, `Computed`, `Block` (an optional nested
+/// block, see [`crate::block_type!`]). Flags, in this order when
 /// present: `default = <expr>`, `replace = <bool>`, `stable = <bool>`.
 #[macro_export]
 macro_rules! attributes {
@@ -143,6 +198,7 @@ macro_rules! attributes {
         $(#[$meta:meta])*
         $vis:vis struct $name:ident {
             $(
+                $(#[$fmeta:meta])*
                 $field:ident : $ty:ty => $kind:ident, $desc:expr
                 $(, default = $default:expr)?
                 $(, replace = $replace:literal)?
@@ -154,7 +210,7 @@ macro_rules! attributes {
         $(#[$meta])*
         #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
         $vis struct $name {
-            $(pub $field: tf_provider::value::Value<$ty>,)*
+            $($(#[$fmeta])* pub $field: tf_provider::value::Value<$ty>,)*
         }
 
         impl $crate::framework::attributes::Attributes for $name {
@@ -168,6 +224,7 @@ macro_rules! attributes {
                         replace: false $(|| $replace)?,
                         stable: false $(|| $stable)?,
                         description: $desc,
+                        nested: <$ty as $crate::framework::attributes::TfType>::block_rows(),
                     },
                 )*]
             }
@@ -328,5 +385,56 @@ mod tests {
             tenant_field(&mut s).cloned(),
             Some(Value::Value("a".into()))
         );
+    }
+
+    crate::attributes! {
+        /// A nested block's rows.
+        pub struct Inner {
+            create: String => Optional, "C.";
+        }
+    }
+    crate::block_type!(Inner);
+
+    crate::attributes! {
+        /// A table with an optional nested block.
+        pub struct WithBlock {
+            name: String => Required, "N.";
+            #[serde(default, with = "crate::framework::attributes::optional_block")]
+            timeouts: Inner => Block, "T.";
+        }
+    }
+
+    #[test]
+    fn an_optional_block_is_a_list_of_at_most_one() {
+        use tf_provider::schema::NestedBlock;
+        let schema = crate::framework::schema::schema_from_rows("d", WithBlock::rows());
+        assert!(schema.block.attributes.contains_key("name"));
+        assert!(!schema.block.attributes.contains_key("timeouts"));
+        assert!(matches!(
+            schema.block.blocks.get("timeouts"),
+            Some(NestedBlock::Optional(b)) if b.attributes.contains_key("create")
+        ));
+        for absent in [serde_json::json!([]), serde_json::Value::Null] {
+            let s: WithBlock =
+                serde_json::from_value(serde_json::json!({"name": "x", "timeouts": absent}))
+                    .unwrap();
+            assert_eq!(s.timeouts, Value::Null);
+            assert_eq!(
+                serde_json::to_value(&s).unwrap()["timeouts"],
+                serde_json::json!([]),
+                "absent is an empty list for Terraform"
+            );
+        }
+        let one = serde_json::json!({"name": "x", "timeouts": [{"create": "5m"}]});
+        let s: WithBlock = serde_json::from_value(one.clone()).unwrap();
+        assert_eq!(
+            s.timeouts.as_ref_option().unwrap().create,
+            Value::Value("5m".into())
+        );
+        assert_eq!(serde_json::to_value(&s).unwrap(), one);
+        let mut unknown = s.clone();
+        unknown.timeouts = Value::Unknown;
+        unknown.unknown_to_null();
+        assert_eq!(unknown.timeouts, Value::Null);
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use tf_provider::schema::{
-    Attribute, AttributeConstraint, AttributeType, Block, Description, Schema,
+    Attribute, AttributeConstraint, AttributeType, Block, Description, NestedBlock, Schema,
 };
 
 /// How practitioners may set an attribute.
@@ -15,6 +15,9 @@ pub enum Kind {
     /// Optional, with a value the provider fills in when omitted (a default or a lookup).
     OptionalComputed,
     Computed,
+    /// An optional nested block that appears at most once (e.g. `timeouts`); its own rows are
+    /// in [`Attr::nested`]. Never required, never computed.
+    Block,
 }
 
 /// One attribute row: name, type, kind, flags, description (Markdown).
@@ -28,6 +31,8 @@ pub struct Attr {
     /// A computed value that never changes once known (an id, a creation time).
     pub stable: bool,
     pub description: &'static str,
+    /// The rows of a [`Kind::Block`] (empty for attributes).
+    pub nested: Vec<Attr>,
 }
 
 pub fn attr(name: &'static str, ty: AttributeType, kind: Kind, description: &'static str) -> Attr {
@@ -39,6 +44,7 @@ pub fn attr(name: &'static str, ty: AttributeType, kind: Kind, description: &'st
         replace: false,
         stable: false,
         description,
+        nested: Vec::new(),
     }
 }
 
@@ -51,6 +57,7 @@ pub fn secret(name: &'static str, description: &'static str) -> Attr {
         replace: false,
         stable: false,
         description,
+        nested: Vec::new(),
     }
 }
 
@@ -61,12 +68,30 @@ pub fn schema_from_rows(description: &'static str, rows: Vec<Attr>) -> Schema {
 
 /// Builds a schema from attribute rows.
 pub fn schema(version: i64, description: &'static str, attrs: Vec<Attr>) -> Schema {
+    Schema {
+        version,
+        block: block(version, description, attrs),
+    }
+}
+
+/// A block from rows: attributes, and `Kind::Block` rows as optional nested blocks (a list of at
+/// most one element, like Terraform's `timeouts`).
+fn block(version: i64, description: &'static str, attrs: Vec<Attr>) -> Block {
+    let (nested, attrs): (Vec<Attr>, Vec<Attr>) =
+        attrs.into_iter().partition(|a| a.kind == Kind::Block);
+    let blocks: HashMap<String, NestedBlock> = nested
+        .into_iter()
+        .map(|a| {
+            let inner = block(version, a.description, a.nested);
+            (a.name.to_string(), NestedBlock::Optional(inner))
+        })
+        .collect();
     let attributes: HashMap<String, Attribute> = attrs
         .into_iter()
         .map(|a| {
             let constraint = match a.kind {
                 Kind::Required => AttributeConstraint::Required,
-                Kind::Optional => AttributeConstraint::Optional,
+                Kind::Optional | Kind::Block => AttributeConstraint::Optional,
                 Kind::OptionalComputed => AttributeConstraint::OptionalComputed,
                 Kind::Computed => AttributeConstraint::Computed,
             };
@@ -82,14 +107,11 @@ pub fn schema(version: i64, description: &'static str, attrs: Vec<Attr>) -> Sche
             )
         })
         .collect();
-    Schema {
+    Block {
         version,
-        block: Block {
-            version,
-            attributes,
-            blocks: HashMap::new(),
-            description: Description::markdown(description),
-            deprecated: false,
-        },
+        attributes,
+        blocks,
+        description: Description::markdown(description),
+        deprecated: false,
     }
 }

@@ -28,5 +28,6 @@ pub mod plan;
 pub mod references;
 pub mod retention;
 pub mod unit_set;
+pub mod waiting;
 
 pub use notices::Notice;

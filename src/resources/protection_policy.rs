@@ -21,6 +21,7 @@ use crate::lifecycle::protection_policy::answers::judge_delta_answer;
 use crate::lifecycle::protection_policy::gating::{
     Gate, WriteDecision, WriteSubject, decide_write,
 };
+use crate::lifecycle::protection_policy::id_file::{file_change_notice, parse_id_file, set_digest};
 use crate::lifecycle::protection_policy::ids::{
     validate_display_name, validate_inline_ids, validate_retention_period,
 };
@@ -31,6 +32,10 @@ use crate::lifecycle::protection_policy::plan::{Observed, PolicyConfig, PolicyWr
 use crate::lifecycle::protection_policy::unit_set::{
     CreateStep, DEFAULT_BULK_THRESHOLD, ManagedSet, UnitRequest, create_steps, observed_inline_set,
 };
+use crate::lifecycle::protection_policy::waiting::{
+    self, FIRST_PAUSE, Operation, is_settled, next_pause, stopped_notice, timeout_of,
+    validate_timeout, wait_expired_notice,
+};
 
 /// The attributes every policy kind shares, and access to its unit set.
 pub trait PolicyState: Attributes {
@@ -39,6 +44,10 @@ pub trait PolicyState: Attributes {
     fn common(&mut self) -> Common<'_>;
     fn unit_ids(&self) -> Option<Vec<String>>;
     fn set_unit_ids(&mut self, ids: Option<Vec<String>>);
+    /// Whether the inline set is set (known or not).
+    fn has_inline_ids(&self) -> bool;
+    /// The `*_ids_file` attribute.
+    fn ids_file(&self) -> &Value<String>;
 }
 
 /// Mutable views of the shared attributes.
@@ -48,6 +57,9 @@ pub struct Common<'a> {
     pub active: &'a mut Value<bool>,
     pub retention_period: &'a mut Value<String>,
     pub allow_destroy_while_active: &'a mut Value<bool>,
+    pub wait_for_completion: &'a mut Value<bool>,
+    pub timeouts: &'a mut Value<Timeouts>,
+    pub ids_sha256: &'a mut Value<String>,
     pub id: &'a mut Value<String>,
     pub policy_id: &'a mut Value<String>,
     pub deferred_reason: &'a mut Value<String>,
@@ -61,9 +73,19 @@ pub struct Common<'a> {
     pub last_modified_date_time: &'a mut Value<String>,
 }
 
-/// Defines one policy kind's state from the shared rows plus its unit set attribute.
+crate::attributes! {
+    /// The `timeouts` block: how long `wait_for_completion` and destroy's wait may take.
+    pub struct Timeouts {
+        create: String => Optional, "Bound of the wait after a create (default `20m`).";
+        update: String => Optional, "Bound of the wait after an update (default `20m`).";
+        delete: String => Optional, "Bound of destroy's wait for the policy to become inactive (default `30m`).";
+    }
+}
+crate::block_type!(Timeouts);
+
+/// Defines one policy kind's state from the shared rows plus its unit set attributes.
 macro_rules! policy_state {
-    ($name:ident, $workload:expr, $ids:ident, $ids_doc:literal, $description:literal) => {
+    ($name:ident, $workload:expr, $ids:ident, $ids_doc:literal, $ids_file:ident, $ids_file_doc:literal, $description:literal) => {
         crate::attributes! {
             pub struct $name {
                 tenant_id: String => OptionalComputed, "Tenant ID. Defaults to the provider's `tenant_id`. Changing it replaces the resource.", replace = true;
@@ -71,7 +93,12 @@ macro_rules! policy_state {
                 active: bool => OptionalComputed, "Whether the policy is active (default `true`); read from Graph's `isEnabled`.", default = true;
                 retention_period: String => OptionalComputed, "How long weekly restore points are kept: `P90D`, `P180D`, `P365D`, `P730D`, `P1095D`, `P1460D`, `P1825D`, `P2190D`, `P2555D`, `P2920D`, `P3285D` or `P3650D`. Unset: Graph's default, shown here and not managed.";
                 $ids: StringSet => Optional, $ids_doc;
+                $ids_file: String => Optional, $ids_file_doc;
                 allow_destroy_while_active: bool => OptionalComputed, "Safety switch (default `false`): destroying an active policy stops the backups of every unit and is refused unless this is `true` in state.", default = false;
+                wait_for_completion: bool => OptionalComputed, "Whether apply waits until Graph has processed the change (no unit pending, status not `updating`), bounded by `timeouts` (default `false`: apply returns once Graph accepted the change). A wait that runs out is a warning.", default = false;
+                #[serde(default, with = "crate::framework::attributes::optional_block")]
+                timeouts: Timeouts => Block, "How long waits may take.";
+                ids_sha256: String => Computed, "With a file-backed set: the SHA-256 of the policy's manually added units as last read from Graph (ids lower-cased, sorted, one per line). Null otherwise.";
                 id: String => Computed, "`<tenantId>/<policyId>`.", stable = true;
                 policy_id: String => Computed, "Graph's policy ID.", stable = true;
                 deferred_reason: String => Computed, "Why the creation waits (the tenant does not allow protection changes yet), or null.";
@@ -92,6 +119,9 @@ macro_rules! policy_state {
 
             fn common(&mut self) -> Common<'_> {
                 Common {
+                    wait_for_completion: &mut self.wait_for_completion,
+                    timeouts: &mut self.timeouts,
+                    ids_sha256: &mut self.ids_sha256,
                     tenant_id: &mut self.tenant_id,
                     display_name: &mut self.display_name,
                     active: &mut self.active,
@@ -118,6 +148,14 @@ macro_rules! policy_state {
             fn set_unit_ids(&mut self, ids: Option<Vec<String>>) {
                 self.$ids = ids.map_or(Value::Null, |ids| Value::Value(StringSet::from_texts(ids)));
             }
+
+            fn has_inline_ids(&self) -> bool {
+                !self.$ids.is_null()
+            }
+
+            fn ids_file(&self) -> &Value<String> {
+                &self.$ids_file
+            }
         }
     };
 }
@@ -126,21 +164,27 @@ policy_state!(
     SharePointPolicyState,
     Workload::SharePoint,
     site_ids,
-    "SharePoint site ids (`host[/path],guid,guid` or a GUID). **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000.",
+    "SharePoint site ids (`host[/path],guid,guid` or a GUID). **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000; use `site_ids_file` beyond.",
+    site_ids_file,
+    "Path of a file listing the site ids, one per line (`#` starts a comment), for sets too large to write inline. Authoritative like `site_ids`, which it conflicts with. State keeps only `ids_sha256` and the counts; a plan whose file differs from the policy's units proposes an update with a `+N / −M` warning.",
     "A SharePoint protection policy of Microsoft 365 Backup: which sites are backed up, how long weekly restore points are kept, and whether it is active."
 );
 policy_state!(
     OneDrivePolicyState,
     Workload::OneDrive,
     user_ids,
-    "Entra object ids of the OneDrive owners. **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000.",
+    "Entra object ids of the OneDrive owners. **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000; use `user_ids_file` beyond.",
+    user_ids_file,
+    "Path of a file listing the owners' object ids, one per line (`#` starts a comment), for sets too large to write inline. Authoritative like `user_ids`, which it conflicts with. State keeps only `ids_sha256` and the counts; a plan whose file differs from the policy's units proposes an update with a `+N / −M` warning.",
     "A OneDrive for Business protection policy of Microsoft 365 Backup: whose OneDrive is backed up, how long weekly restore points are kept, and whether it is active."
 );
 policy_state!(
     ExchangePolicyState,
     Workload::Exchange,
     mailbox_ids,
-    "Entra object ids of user or shared mailboxes. **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000.",
+    "Entra object ids of user or shared mailboxes. **Authoritative when set**: the policy's manually added units are exactly these (units of inclusion rules are never touched). Null: units are not managed here. At most 15,000; use `mailbox_ids_file` beyond.",
+    mailbox_ids_file,
+    "Path of a file listing the mailboxes' object ids, one per line (`#` starts a comment), for sets too large to write inline. Authoritative like `mailbox_ids`, which it conflicts with. State keeps only `ids_sha256` and the counts; a plan whose file differs from the policy's units proposes an update with a `+N / −M` warning.",
     "An Exchange protection policy of Microsoft 365 Backup: which mailboxes are backed up, how long weekly restore points are kept, and whether it is active."
 );
 
@@ -192,6 +236,7 @@ fn apply_policy<S: PolicyState>(
     units: &[ProtectionUnit],
 ) {
     let counts = count_units(units);
+    let digest = (!state.ids_file().is_null()).then(|| ManagedSet::from_units(units).digest());
     let prior_active = state.common().active.as_option();
     let c = state.common();
     *c.tenant_id = Value::Value(tenant.to_string());
@@ -220,6 +265,7 @@ fn apply_policy<S: PolicyState>(
     *c.pending_unit_count = Value::Value(counts.pending as i64);
     *c.failed_unit_count = Value::Value(counts.failed as i64);
     *c.unit_count = Value::Value(counts.total as i64);
+    *c.ids_sha256 = digest.map_or(Value::Null, Value::Value);
     *c.created_date_time = timestamp(policy.created_date_time.as_deref());
     *c.last_modified_date_time = timestamp(policy.last_modified_date_time.as_deref());
 }
@@ -291,6 +337,251 @@ async fn observe(
     Ok(Some((policy, units)))
 }
 
+/// Reads a `*_ids_file` (decision 1). Relative paths are relative to the directory Terraform
+/// runs in.
+fn read_id_file(workload: Workload, path: &str) -> Result<Vec<String>, Problem> {
+    let attribute = workload.ids_file_attribute();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problem::error(
+            format!("Cannot read {attribute}"),
+            format!(
+                "{attribute} = {path:?}: {e}. A relative path is taken from the directory terraform                  runs in; in a module write \"${{path.module}}/<file>\"."
+            ),
+        )
+        .at(attribute)
+    })?;
+    parse_id_file(workload, path, &text).map_err(error)
+}
+
+/// The configured unit set: the file's ids, the inline set, or `None` (units not managed).
+fn desired_ids<S: PolicyState>(state: &S) -> Result<Option<Vec<String>>, Problem> {
+    match state.ids_file() {
+        Value::Value(path) => read_id_file(S::WORKLOAD, path).map(Some),
+        _ => Ok(state.unit_ids()),
+    }
+}
+
+/// Ctrl-C (decision 17): SIGINT and SIGTERM set a process-wide flag that waits and chunk loops
+/// check. `main` ignores SIGINT so that an in-flight Graph call finishes; the listener installed
+/// here on first use replaces that with "finish the current request, then stop".
+mod stop {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Once, OnceLock};
+    use std::time::Duration;
+
+    use tokio::sync::Notify;
+
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static LISTENING: Once = Once::new();
+
+    fn notify() -> &'static Notify {
+        static NOTIFY: OnceLock<Notify> = OnceLock::new();
+        NOTIFY.get_or_init(Notify::new)
+    }
+
+    /// Installs the signal listener once per process (needs a running Tokio runtime).
+    pub fn listen() {
+        #[cfg(unix)]
+        LISTENING.call_once(|| {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let _guard = runtime.enter();
+            let (Ok(mut interrupt), Ok(mut terminate)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            runtime.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                    tracing::info!("interrupted: protection policy waits and chunk loops stop");
+                    STOP.store(true, Ordering::SeqCst);
+                    notify().notify_waiters();
+                }
+            });
+        });
+    }
+
+    pub fn requested() -> bool {
+        STOP.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps `pause`; `false` when a stop cut it short.
+    pub async fn sleep(pause: Duration) -> bool {
+        let stopped = notify().notified();
+        if requested() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => true,
+            _ = stopped => false,
+        }
+    }
+}
+
+/// Whether a failed creating POST may have been applied (decision 8): the answer was lost or
+/// Graph failed in the middle.
+fn answer_lost(e: &crate::graph::GraphError) -> bool {
+    use crate::graph::GraphErrorKind;
+    matches!(e.kind, GraphErrorKind::Transport | GraphErrorKind::Timeout)
+        || [500, 502, 504].iter().any(|s| e.is_status(*s))
+}
+
+/// Whether a failed creating POST was certainly not applied and may be sent again.
+fn retry_create(e: &crate::graph::GraphError) -> bool {
+    e.is_status(429) || e.is_status(503) || e.has_code("PolicySaveFailed")
+}
+
+/// The creating POST without blind retries (decision 8): throttling is retried with backoff;
+/// after a lost answer or a 500/502/504 the workload's policies are listed and one made by our
+/// app with this name is adopted before posting again.
+async fn post_policy(
+    call: &mut Call,
+    tenant: &str,
+    create: &PolicyCreate,
+) -> Result<ProtectionPolicy, Problem> {
+    let workload = create.workload;
+    let our_app = call
+        .ctx
+        .client_id_for("Protection policies are created by the controller app")?;
+    let mut pause = std::time::Duration::from_secs(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let e = match call.ctx.graph.create_policy(tenant, create).await {
+            Ok(policy) => return Ok(policy),
+            Err(e) => e,
+        };
+        if attempt >= 4 || !(answer_lost(&e) || retry_create(&e)) {
+            return Err(e.into());
+        }
+        if answer_lost(&e) {
+            let policies = call.ctx.graph.list_policies(tenant, workload).await?;
+            if let Some(policy) = activation::find_adoptable_policy(
+                &policies,
+                workload,
+                &create.display_name,
+                &our_app,
+            ) {
+                tracing::info!(tenant, policy = %policy.id, "the lost create was applied: adopting the policy");
+                return Ok(policy.clone());
+            }
+        }
+        if stop::requested() || !stop::sleep(pause).await {
+            return Err(e.into());
+        }
+        pause *= 2;
+    }
+}
+
+/// `wait_for_completion` (Shared behaviour): polls with backoff until no unit is pending and the
+/// policy is not `updating`, bounded by `timeouts.<operation>`; an expiry or a Ctrl-C is a
+/// warning (decision 7). The state gets what Graph showed last.
+async fn wait_for_completion<S: PolicyState>(
+    call: &mut Call,
+    state: &mut S,
+    tenant: &str,
+    policy_id: &str,
+    operation: Operation,
+) {
+    let c = state.common();
+    if c.wait_for_completion.as_option() != Some(true) {
+        return;
+    }
+    let configured = configured_timeout(c.timeouts, operation);
+    let timeout = timeout_of(operation, configured.as_deref());
+    let deadline = tokio::time::Instant::now() + timeout;
+    let name = name_of(state);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let (policy, units) = match observe(call, S::WORKLOAD, tenant, policy_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return,
+            Err(problem) => {
+                call.warn(problem);
+                return;
+            }
+        };
+        apply_policy(state, tenant, &policy, &units);
+        let counts = count_units(&units);
+        if is_settled(policy.status.as_ref().map(|s| s.as_str()), &counts) {
+            return;
+        }
+        if tokio::time::Instant::now() + pause > deadline {
+            call.warn(notice(wait_expired_notice(
+                operation,
+                tenant,
+                &name,
+                timeout,
+                counts.pending,
+            )));
+            return;
+        }
+        if !stop::sleep(pause).await {
+            call.warn(notice(stopped_notice(
+                tenant,
+                &name,
+                "apply stopped waiting for Microsoft 365 to finish",
+            )));
+            return;
+        }
+        pause = next_pause(pause);
+    }
+}
+
+fn configured_timeout(timeouts: &Value<Timeouts>, operation: Operation) -> Option<String> {
+    let Value::Value(t) = timeouts else {
+        return None;
+    };
+    let value = match operation {
+        Operation::Create => &t.create,
+        Operation::Update => &t.update,
+        Operation::Delete => &t.delete,
+    };
+    value.as_ref_option().cloned()
+}
+
+/// After Ctrl-C: the state keeps the planned `active` (Terraform requires the configured value
+/// back), everything else is what Graph holds; the next plan finishes the work.
+async fn stopped<S: PolicyState>(
+    call: &mut Call,
+    state: &mut S,
+    tenant: &str,
+    policy_id: &str,
+    what: &str,
+) {
+    let planned_active = *state.common().active;
+    refresh(call, state, tenant, Some(policy_id)).await;
+    *state.common().active = planned_active;
+    let name = name_of(state);
+    call.warn(notice(stopped_notice(tenant, &name, what)));
+}
+
+/// Decision 9: inputs of bulk jobs still running count as present, so that a plan made while
+/// Graph processes a job does not add its ids again. Looked up only when units are diffed.
+async fn running_jobs(
+    call: &Call,
+    workload: Workload,
+    tenant: &str,
+    policy_id: &str,
+    units_managed: bool,
+) -> Result<Vec<crate::graph::api::protection::BulkAdditionJob>, Problem> {
+    if !units_managed {
+        return Ok(Vec::new());
+    }
+    Ok(call
+        .ctx
+        .graph
+        .running_bulk_jobs(tenant, workload, policy_id)
+        .await?)
+}
+
 /// Creates the policy: POST with up to 50 units, the rest in chunks, activation last.
 async fn create_policy<S: PolicyState>(
     call: &mut Call,
@@ -302,11 +593,27 @@ async fn create_policy<S: PolicyState>(
     let display_name = known(c.display_name, "display_name")?.to_string();
     let retention_period = c.retention_period.as_ref_option().cloned();
     let active = c.active.as_option().unwrap_or(true);
-    let ids = state.unit_ids();
+    let ids = desired_ids(state)?;
     let steps = create_steps(ids.as_deref(), active, DEFAULT_BULK_THRESHOLD);
-    let mut policy_id = None;
+    let mut policy_id: Option<String> = None;
     let mut failures = Vec::new();
+    stop::listen();
     for step in steps {
+        if let Some(id) = policy_id.as_deref()
+            && stop::requested()
+        {
+            // Decision 17: no new request after Ctrl-C; the next plan sends the rest.
+            report_failures(call, workload, &tenant, &display_name, &failures);
+            stopped(
+                call,
+                state,
+                &tenant,
+                id,
+                "the create stopped before sending every unit and the activation",
+            )
+            .await;
+            return Ok(());
+        }
         let result = match (step, &policy_id) {
             (CreateStep::Post { unit_ids }, _) => {
                 let create = PolicyCreate {
@@ -315,7 +622,7 @@ async fn create_policy<S: PolicyState>(
                     retention_period: retention_period.clone(),
                     unit_ids,
                 };
-                let created = call.ctx.graph.create_policy(&tenant, &create).await?;
+                let created = post_policy(call, &tenant, &create).await?;
                 policy_id = Some(created.id.clone());
                 Ok(())
             }
@@ -338,6 +645,9 @@ async fn create_policy<S: PolicyState>(
     }
     report_failures(call, workload, &tenant, &display_name, &failures);
     refresh(call, state, &tenant, policy_id.as_deref()).await;
+    if let Some(id) = policy_id.as_deref() {
+        wait_for_completion(call, state, &tenant, id, Operation::Create).await;
+    }
     Ok(())
 }
 
@@ -432,6 +742,28 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
     fn validate(config: &S) -> Vec<Problem> {
         let mut config = config.clone();
         let mut problems = Vec::new();
+        if config.has_inline_ids() && !config.ids_file().is_null() {
+            let (inline, file) = (
+                S::WORKLOAD.ids_attribute(),
+                S::WORKLOAD.ids_file_attribute(),
+            );
+            problems.push(
+                Problem::error(
+                    format!("Conflicting {inline} and {file}"),
+                    format!(
+                        "Set either {inline} (up to 15,000 ids) or {file} (a file, for larger sets), not both."
+                    ),
+                )
+                .at(file),
+            );
+        }
+        for operation in [Operation::Create, Operation::Update, Operation::Delete] {
+            if let Some(text) = configured_timeout(config.common().timeouts, operation)
+                && let Err(n) = validate_timeout(operation, &text)
+            {
+                problems.push(error(n));
+            }
+        }
         if let Some(ids) = config.unit_ids() {
             problems.extend(
                 validate_inline_ids(S::WORKLOAD, &ids)
@@ -490,6 +822,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             write: true,
             importing: false,
         };
+        // A file-backed set is read at plan: a missing or malformed file is a plan-time error.
+        desired_ids(&planned)?;
         let Value::Value(tenant) = planned.common().tenant_id.clone() else {
             return Ok((planned, write));
         };
@@ -549,7 +883,19 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             return Ok((planned, nothing));
         };
         let mut config = config.clone();
-        let ids = config.unit_ids();
+        let ids = desired_ids(&config)?;
+        let file = config.ids_file().as_ref_option().cloned();
+        // Decision 1: the file's digest equal to the state's means the set is in sync.
+        let file_in_sync = file.is_some()
+            && ids.as_ref().is_some_and(|ids| {
+                prior
+                    .common()
+                    .ids_sha256
+                    .as_ref_option()
+                    .map(String::as_str)
+                    == Some(set_digest(ids.iter().map(String::as_str)).as_str())
+            });
+        let ids = if file_in_sync { None } else { ids };
         let (name, active, retention) = config_of(&mut config, ids.as_deref());
         let policy_config = PolicyConfig {
             workload: S::WORKLOAD,
@@ -559,14 +905,27 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             unit_ids: ids.as_deref(),
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
         };
+        let jobs = running_jobs(call, S::WORKLOAD, &tenant, &policy_id, ids.is_some()).await?;
         let observed = Observed {
             tenant_id: &tenant,
             policy: &policy,
             units: &units,
-            running_jobs: &[],
+            running_jobs: &jobs,
             prior_active: prior.common().active.as_option(),
         };
         let update = plan_update(&policy_config, &observed);
+        if let (Some(path), Some(ids)) = (&file, &ids)
+            && !update.units.is_empty()
+        {
+            call.warn(notice(file_change_notice(
+                S::WORKLOAD,
+                &tenant,
+                &name,
+                path,
+                ids.len(),
+                update.units.difference(),
+            )));
+        }
         update
             .warnings
             .iter()
@@ -662,7 +1021,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             )));
         };
         let mut config = config.clone();
-        let ids = config.unit_ids();
+        let ids = desired_ids(&config)?;
         let (name, active, retention) = config_of(&mut config, ids.as_deref());
         let policy_config = PolicyConfig {
             workload,
@@ -672,16 +1031,31 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             unit_ids: ids.as_deref(),
             bulk_threshold: DEFAULT_BULK_THRESHOLD,
         };
+        let jobs = running_jobs(call, S::WORKLOAD, &tenant, &policy_id, ids.is_some()).await?;
         let observed = Observed {
             tenant_id: &tenant,
             policy: &policy,
             units: &units,
-            running_jobs: &[],
+            running_jobs: &jobs,
             prior_active: prior.common().active.as_option(),
         };
         let plan = plan_update(&policy_config, &observed);
         let mut failures = Vec::new();
-        for write in plan.writes(workload) {
+        stop::listen();
+        for (index, write) in plan.writes(workload).into_iter().enumerate() {
+            if index > 0 && stop::requested() {
+                // Decision 17: the current request finished; no new one starts.
+                report_failures(call, workload, &tenant, &name, &failures);
+                stopped(
+                    call,
+                    &mut state,
+                    &tenant,
+                    &policy_id,
+                    "the update stopped before sending every change",
+                )
+                .await;
+                return Ok((state, PolicyPlan::default()));
+            }
             let result = match write {
                 PolicyWrite::Patch(patch) => match call
                     .ctx
@@ -729,6 +1103,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         }
         report_failures(call, workload, &tenant, &name, &failures);
         refresh(call, &mut state, &tenant, Some(&policy_id)).await;
+        wait_for_completion(call, &mut state, &tenant, &policy_id, Operation::Update).await;
         Ok((state, PolicyPlan::default()))
     }
 
@@ -760,7 +1135,11 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                         .deactivate_policy(&tenant, &policy_id)
                         .await?;
                 }
-                wait_until_inactive(call, &tenant, &policy_id).await?;
+                let timeout = timeout_of(
+                    Operation::Delete,
+                    configured_timeout(prior.common().timeouts, Operation::Delete).as_deref(),
+                );
+                wait_until_inactive(call, &tenant, &policy_id, timeout).await?;
                 match call.ctx.graph.delete_policy(&tenant, &policy_id).await {
                     Err(e) if !e.is_not_found() => return Err(e.into()),
                     _ => {}
@@ -829,10 +1208,17 @@ async fn destroy_decision<S: PolicyState>(
     Ok(activation::decide_destroy(facts, &tenant, &name))
 }
 
-/// Polls until the policy is `inactive` (Graph deletes only inactive policies), bounded.
-async fn wait_until_inactive(call: &Call, tenant: &str, policy_id: &str) -> Result<(), Problem> {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30 * 60);
-    let mut pause = std::time::Duration::from_millis(200);
+/// Polls until the policy is `inactive` (Graph deletes only inactive policies), bounded by
+/// `timeouts.delete`; Ctrl-C ends the wait (the policy stays in state).
+async fn wait_until_inactive(
+    call: &Call,
+    tenant: &str,
+    policy_id: &str,
+    timeout: std::time::Duration,
+) -> Result<(), Problem> {
+    stop::listen();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut pause = FIRST_PAUSE;
     loop {
         let Some(policy) = call.ctx.graph.get_policy(tenant, policy_id).await? else {
             return Ok(());
@@ -849,11 +1235,19 @@ async fn wait_until_inactive(call: &Call, tenant: &str, policy_id: &str) -> Resu
             return Err(Problem::error(
                 "Protection policy still deactivating",
                 format!(
-                    "Policy {policy_id} in tenant {tenant} did not become inactive within 30 minutes; run terraform destroy again later."
+                    "Policy {policy_id} in tenant {tenant} did not become inactive within {} (timeouts.delete); it was deactivated and Microsoft 365 is still processing. Run terraform destroy again later, or raise timeouts.delete.",
+                    waiting::human(timeout)
                 ),
             ));
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_secs(10));
+        if !stop::sleep(pause).await {
+            return Err(Problem::error(
+                "Destroy interrupted",
+                format!(
+                    "Terraform was interrupted while policy {policy_id} in tenant {tenant} was becoming inactive; it was not deleted. Run terraform destroy again."
+                ),
+            ));
+        }
+        pause = next_pause(pause);
     }
 }

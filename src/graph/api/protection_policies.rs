@@ -7,7 +7,7 @@ use super::protection::{
     BulkAdditionJob, PolicyCreate, PolicyPatch, PolicyPatchAnswer, ProtectionPolicy,
     ProtectionUnit, Workload,
 };
-use crate::graph::client::GraphClient;
+use crate::graph::client::{GraphClient, GraphSettings};
 use crate::graph::error::{GraphError, GraphErrorKind};
 
 const LIST: &str = "list protection policies";
@@ -19,6 +19,8 @@ const ACTIVATE: &str = "activate protection policy";
 const DEACTIVATE: &str = "deactivate protection policy";
 const DELETE: &str = "delete protection policy";
 const BULK_JOB: &str = "create bulk addition job";
+const BULK_JOBS: &str = "list bulk addition jobs";
+const GET_BULK_JOB: &str = "get bulk addition job";
 
 fn body(value: &impl serde::Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
@@ -56,15 +58,37 @@ impl GraphClient {
         self.v1().list_all(UNITS, tenant, &path).await
     }
 
-    /// `POST` a new policy with at most 50 units.
+    /// `POST` a new policy with at most 50 units, **once**: no transport retry (binding
+    /// decision 8). A lost answer or a 5xx may mean the policy exists; the caller looks for it
+    /// ([`crate::lifecycle::protection_policy::activation::find_adoptable_policy`]) before
+    /// posting again, and retries throttling itself.
     pub async fn create_policy(
         &self,
         tenant: &str,
         create: &PolicyCreate,
     ) -> Result<ProtectionPolicy, GraphError> {
         let path = [create.workload.policy_entity_set()];
-        let answer = self.v1().post(CREATE, tenant, &path, body(create)).await?;
+        let answer = self
+            .without_retries()
+            .post(CREATE, tenant, &path, body(create))
+            .await?;
         answer.ok_or_else(|| no_body(CREATE, tenant))
+    }
+
+    /// This client on v1.0 with no transport retry, for creating POSTs (decision 8). Its HTTP
+    /// client is built once per process.
+    fn without_retries(&self) -> GraphClient {
+        static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+        let settings = GraphSettings {
+            api_version: "v1.0".to_owned(),
+            max_retries: 0,
+            ..self.settings().clone()
+        };
+        let http = HTTP.get_or_init(|| {
+            crate::transport::build_http_client(settings.request_timeout)
+                .unwrap_or_else(|_| reqwest::Client::new())
+        });
+        GraphClient::new(settings, self.authenticator().clone(), http.clone())
     }
 
     /// `PATCH` a policy: name, retention, and one `…ProtectionUnits@delta` chunk. The 200
@@ -105,6 +129,32 @@ impl GraphClient {
         self.v1()
             .delete(DELETE, tenant, &["protectionPolicies", id])
             .await
+    }
+
+    /// The bulk addition jobs of a policy that are still running, each with its inputs (Graph
+    /// lists jobs without their inputs: one GET per running job, usually none).
+    pub async fn running_bulk_jobs(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        policy_id: &str,
+    ) -> Result<Vec<BulkAdditionJob>, GraphError> {
+        let jobs_property = workload.bulk_jobs_property();
+        let path = [workload.policy_entity_set(), policy_id, jobs_property];
+        let listed: Vec<BulkAdditionJob> = self.v1().list_all(BULK_JOBS, tenant, &path).await?;
+        let mut running = Vec::new();
+        for job in listed.into_iter().filter(BulkAdditionJob::is_running) {
+            let path = [
+                workload.policy_entity_set(),
+                policy_id,
+                jobs_property,
+                &job.id,
+            ];
+            if let Some(full) = self.v1().get_or_none(GET_BULK_JOB, tenant, &path).await? {
+                running.push(full);
+            }
+        }
+        Ok(running)
     }
 
     /// `POST` one bulk addition job of at most 50,000 ids.
