@@ -12,9 +12,7 @@ use tf_provider::value::Value;
 use crate::framework::attributes::StringSet;
 use crate::framework::values::{known, text, timestamp};
 use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
-use crate::graph::api::protection::{
-    GraphEnum, PolicyCreate, ProtectionPolicy, ProtectionUnit, Workload,
-};
+use crate::graph::api::protection::{PolicyCreate, ProtectionPolicy, ProtectionUnit, Workload};
 use crate::lifecycle::Problem;
 use crate::lifecycle::protection_policy::activation::{self, DestroyDecision, DestroyFacts};
 use crate::lifecycle::protection_policy::answers::judge_delta_answer;

@@ -209,7 +209,7 @@ pub fn count_units(units: &[ProtectionUnit]) -> UnitCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::api::protection::{GraphEnum, PublicError};
+    use crate::graph::api::protection::PublicError;
 
     fn unit(id: &str, status: &str, error: Option<&str>) -> ProtectionUnit {
         ProtectionUnit {

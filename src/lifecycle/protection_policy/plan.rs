@@ -172,7 +172,7 @@ pub fn plan_update(config: &PolicyConfig<'_>, observed: &Observed<'_>) -> Update
 mod tests {
     use super::*;
     use crate::graph::api::protection::{
-        DeltaItem, Flags, GraphEnum, ProtectionPolicyStatus, ProtectionUnitStatus, RetentionSetting,
+        DeltaItem, Flags, ProtectionPolicyStatus, ProtectionUnitStatus, RetentionSetting,
     };
     use crate::lifecycle::protection_policy::unit_set::DEFAULT_BULK_THRESHOLD;
 

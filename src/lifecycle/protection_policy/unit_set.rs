@@ -389,7 +389,7 @@ pub fn covered_by_rule_notice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::api::protection::{BulkJobStatus, Flags, GraphEnum, ProtectionUnitStatus};
+    use crate::graph::api::protection::{BulkJobStatus, Flags, ProtectionUnitStatus};
     use proptest::prelude::*;
 
     fn guid(n: usize) -> String {
