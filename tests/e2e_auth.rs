@@ -495,10 +495,12 @@ fn credentials_in_the_provider_block_win_over_the_environment() {
             run.combined()
         );
 
-        // An app Entra does not know: the secret is not blamed.
+        // An app Entra does not know: the secret is not blamed. (A refresh of objects already in
+        // state keeps them with a warning, as for a tenant whose consent was revoked; the
+        // registration is a write and fails.)
         env.set_env("ARM_CLIENT_ID", &new_app_id());
-        let run = env.plan();
-        run.expect_code(1, "plan with an unknown app")
+        let run = env.apply();
+        run.expect_code(1, "apply with an unknown app")
             .expect_contains(
                 "could not get a token for tenant",
                 "says no token could be had",

@@ -328,11 +328,44 @@ async fn observe(
     policy_id: &str,
 ) -> Result<Option<(ProtectionPolicy, Vec<ProtectionUnit>)>, Problem> {
     let graph = &call.ctx.graph;
+    let key = memo_key(tenant, policy_id);
     let Some(policy) = graph.get_policy(tenant, policy_id).await? else {
+        call.ctx.memo.forget(&key);
         return Ok(None);
     };
     let units = graph.list_policy_units(tenant, workload, policy_id).await?;
-    Ok(Some((policy, units)))
+    let observed = Some((policy, units));
+    call.ctx.memo.put(key, observed.clone());
+    Ok(observed)
+}
+
+fn memo_key(tenant: &str, policy_id: &str) -> String {
+    format!(
+        "policy/{}/{}",
+        tenant.to_ascii_lowercase(),
+        policy_id.to_ascii_lowercase()
+    )
+}
+
+type Observation = Option<(ProtectionPolicy, Vec<ProtectionUnit>)>;
+
+/// The policy and its units as read earlier in this process (the refresh before a plan, the
+/// plan before an apply), else from Graph: one listing per policy per run (decision 9). Reads
+/// after a write always go to Graph.
+async fn observe_shared(
+    call: &Call,
+    workload: Workload,
+    tenant: &str,
+    policy_id: &str,
+) -> Result<Observation, Problem> {
+    match call
+        .ctx
+        .memo
+        .get::<Observation>(&memo_key(tenant, policy_id))
+    {
+        Some(seen) => Ok(seen),
+        None => observe(call, workload, tenant, policy_id).await,
+    }
 }
 
 /// Reads a `*_ids_file` (decision 1). Relative paths are relative to the directory Terraform
@@ -343,7 +376,7 @@ fn read_id_file(workload: Workload, path: &str) -> Result<Vec<String>, Problem> 
         Problem::error(
             format!("Cannot read {attribute}"),
             format!(
-                "{attribute} = {path:?}: {e}. A relative path is taken from the directory terraform                  runs in; in a module write \"${{path.module}}/<file>\"."
+                "{attribute} = {path:?}: {e}. A relative path is taken from the directory terraform runs in; in a module write \"${{path.module}}/<file>\"."
             ),
         )
         .at(attribute)
@@ -877,7 +910,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 }
             };
         };
-        let Some((policy, units)) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
+        let Some((policy, units)) = observe_shared(call, S::WORKLOAD, &tenant, &policy_id).await?
+        else {
             return Ok((planned, nothing));
         };
         let mut config = config.clone();
@@ -1010,7 +1044,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             return self.create(call, state, config, private).await;
         };
         let workload = S::WORKLOAD;
-        let Some((policy, units)) = observe(call, workload, &tenant, &policy_id).await? else {
+        let Some((policy, units)) = observe_shared(call, workload, &tenant, &policy_id).await?
+        else {
             return Err(WriteError::Failed(Problem::error(
                 "Protection policy not found",
                 format!(
