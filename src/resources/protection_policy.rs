@@ -26,7 +26,9 @@ use crate::lifecycle::protection_policy::ids::{
 use crate::lifecycle::protection_policy::notices::{
     ItemFailure, Notice, count_units, item_failure_notice, unit_error_failures,
 };
-use crate::lifecycle::protection_policy::plan::{Observed, PolicyConfig, PolicyWrite, plan_update};
+use crate::lifecycle::protection_policy::plan::{
+    Observed, PolicyConfig, PolicyWrite, UpdatePlan, plan_update,
+};
 use crate::lifecycle::protection_policy::unit_set::{
     CreateStep, DEFAULT_BULK_THRESHOLD, ManagedSet, UnitRequest, create_steps, observed_inline_set,
 };
@@ -745,16 +747,37 @@ async fn refresh<S: PolicyState>(
     }
 }
 
-/// The configuration as the update plan needs it.
-fn config_of<S: PolicyState>(
-    config: &mut S,
+/// What an update sends, from the configuration and what Graph shows (the running bulk jobs
+/// are read only when units are managed here); the policy's configured name comes with it.
+async fn plan_writes<S: PolicyState>(
+    call: &Call,
+    config: &S,
     ids: Option<&[String]>,
-) -> (String, bool, Option<String>) {
-    let _ = ids;
+    observed: (&str, &str, &ProtectionPolicy, &[ProtectionUnit]),
+    prior_active: Option<bool>,
+) -> Result<(UpdatePlan, String), Problem> {
+    let (tenant, policy_id, policy, units) = observed;
+    let mut config = config.clone();
     let c = config.common();
     let name = c.display_name.as_ref_option().cloned().unwrap_or_default();
-    let active = c.active.as_option().unwrap_or(true);
-    (name, active, c.retention_period.as_ref_option().cloned())
+    let retention = c.retention_period.as_ref_option().cloned();
+    let policy_config = PolicyConfig {
+        workload: S::WORKLOAD,
+        display_name: &name,
+        active: c.active.as_option().unwrap_or(true),
+        retention_period: retention.as_deref(),
+        unit_ids: ids,
+        bulk_threshold: DEFAULT_BULK_THRESHOLD,
+    };
+    let jobs = running_jobs(call, S::WORKLOAD, tenant, policy_id, ids.is_some()).await?;
+    let observed = Observed {
+        tenant_id: tenant,
+        policy,
+        units,
+        running_jobs: &jobs,
+        prior_active,
+    };
+    Ok((plan_update(&policy_config, &observed), name))
 }
 
 #[async_trait]
@@ -914,8 +937,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         else {
             return Ok((planned, nothing));
         };
-        let mut config = config.clone();
-        let ids = desired_ids(&config)?;
+        let ids = desired_ids(config)?;
         let file = config.ids_file().as_ref_option().cloned();
         // Decision 1: the file's digest equal to the state's means the set is in sync.
         let file_in_sync = file.is_some()
@@ -928,24 +950,14 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                     == Some(set_digest(ids.iter().map(String::as_str)).as_str())
             });
         let ids = if file_in_sync { None } else { ids };
-        let (name, active, retention) = config_of(&mut config, ids.as_deref());
-        let policy_config = PolicyConfig {
-            workload: S::WORKLOAD,
-            display_name: &name,
-            active,
-            retention_period: retention.as_deref(),
-            unit_ids: ids.as_deref(),
-            bulk_threshold: DEFAULT_BULK_THRESHOLD,
-        };
-        let jobs = running_jobs(call, S::WORKLOAD, &tenant, &policy_id, ids.is_some()).await?;
-        let observed = Observed {
-            tenant_id: &tenant,
-            policy: &policy,
-            units: &units,
-            running_jobs: &jobs,
-            prior_active: prior.common().active.as_option(),
-        };
-        let update = plan_update(&policy_config, &observed);
+        let seen = (
+            tenant.as_str(),
+            policy_id.as_str(),
+            &policy,
+            units.as_slice(),
+        );
+        let prior_active = prior.common().active.as_option();
+        let (update, name) = plan_writes(call, config, ids.as_deref(), seen, prior_active).await?;
         if let (Some(path), Some(ids)) = (&file, &ids)
             && !update.units.is_empty()
         {
@@ -1053,26 +1065,15 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 ),
             )));
         };
-        let mut config = config.clone();
-        let ids = desired_ids(&config)?;
-        let (name, active, retention) = config_of(&mut config, ids.as_deref());
-        let policy_config = PolicyConfig {
-            workload,
-            display_name: &name,
-            active,
-            retention_period: retention.as_deref(),
-            unit_ids: ids.as_deref(),
-            bulk_threshold: DEFAULT_BULK_THRESHOLD,
-        };
-        let jobs = running_jobs(call, S::WORKLOAD, &tenant, &policy_id, ids.is_some()).await?;
-        let observed = Observed {
-            tenant_id: &tenant,
-            policy: &policy,
-            units: &units,
-            running_jobs: &jobs,
-            prior_active: prior.common().active.as_option(),
-        };
-        let plan = plan_update(&policy_config, &observed);
+        let ids = desired_ids(config)?;
+        let seen = (
+            tenant.as_str(),
+            policy_id.as_str(),
+            &policy,
+            units.as_slice(),
+        );
+        let prior_active = prior.common().active.as_option();
+        let (plan, name) = plan_writes(call, config, ids.as_deref(), seen, prior_active).await?;
         let mut failures = Vec::new();
         stop::listen();
         for (index, write) in plan.writes(workload).into_iter().enumerate() {
