@@ -150,10 +150,18 @@ impl GraphClient {
         if self.inner.settings.api_version == "v1.0" {
             return self.clone();
         }
-        let settings = GraphSettings {
-            api_version: "v1.0".to_owned(),
-            ..self.inner.settings.clone()
-        };
+        self.with_settings(|s| s.api_version = "v1.0".to_owned())
+    }
+
+    /// This client without transport retries (creating POSTs must not be repeated blindly),
+    /// on the same connection pool and token cache.
+    pub fn without_retries(&self) -> GraphClient {
+        self.with_settings(|s| s.max_retries = 0)
+    }
+
+    fn with_settings(&self, change: impl FnOnce(&mut GraphSettings)) -> GraphClient {
+        let mut settings = self.inner.settings.clone();
+        change(&mut settings);
         GraphClient::new(settings, self.inner.auth.clone(), self.inner.http.clone())
     }
 

@@ -7,7 +7,7 @@ use super::protection::{
     BulkAdditionJob, PolicyCreate, PolicyPatch, PolicyPatchAnswer, ProtectionPolicy,
     ProtectionUnit, Workload,
 };
-use crate::graph::client::{GraphClient, GraphSettings};
+use crate::graph::client::GraphClient;
 use crate::graph::error::{GraphError, GraphErrorKind};
 
 const LIST: &str = "list protection policies";
@@ -69,26 +69,11 @@ impl GraphClient {
     ) -> Result<ProtectionPolicy, GraphError> {
         let path = [create.workload.policy_entity_set()];
         let answer = self
+            .v1()
             .without_retries()
             .post(CREATE, tenant, &path, body(create))
             .await?;
         answer.ok_or_else(|| no_body(CREATE, tenant))
-    }
-
-    /// This client on v1.0 with no transport retry, for creating POSTs (decision 8). Its HTTP
-    /// client is built once per process.
-    fn without_retries(&self) -> GraphClient {
-        static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-        let settings = GraphSettings {
-            api_version: "v1.0".to_owned(),
-            max_retries: 0,
-            ..self.settings().clone()
-        };
-        let http = HTTP.get_or_init(|| {
-            crate::transport::build_http_client(settings.request_timeout)
-                .unwrap_or_else(|_| reqwest::Client::new())
-        });
-        GraphClient::new(settings, self.authenticator().clone(), http.clone())
     }
 
     /// `PATCH` a policy: name, retention, and one `…ProtectionUnits@delta` chunk. The 200
