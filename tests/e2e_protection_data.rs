@@ -184,6 +184,13 @@ fn policies_units_and_restore_points() {
         env.write_config(&config(&mailboxes, &with_error));
         env.apply().expect_code(0, "read a unit error");
         assert_eq!(outputs(env)["failing"], json!([failing]));
+        let set_error = |unit: &str, code: &str| {
+            env.admin.post(
+                &format!("/_emulator/tenants/{tenant}/unit-errors"),
+                json!({ "unit_ids": [unit], "code": code }),
+            );
+        };
+        set_error(&failing, "");
 
         // Backups of one mailbox stop (removed from the policy); two days later it is the one
         // without a restore point, while the policy's protected units are all fine.
@@ -209,30 +216,44 @@ fn policies_units_and_restore_points() {
             "the policy's protected units are backed up"
         );
 
-        // Terraform 1.5+: the health check block goes red, and green again once the mailbox is
-        // protected again (a unit protected for less than `since` is not missing).
-        if env.version_tuple() >= (1, 5) {
-            let check = format!(
-                "{explicit}\ncheck \"backed_up\" {{\n  data \"m365backup_restore_points\" \"health\" {{\n    tenant_id           = \"{tenant}\"\n    protection_unit_ids = {}\n  }}\n\n  assert {{\n    condition     = length(data.m365backup_restore_points.health.units_without_restore_point) == 0\n    error_message = \"Units without a restore point: ${{join(\", \", data.m365backup_restore_points.health.units_without_restore_point)}}\"\n  }}\n}}\n",
-                hcl_list(&[kept.clone(), removed.clone()])
+        // A unit error stops its backups: a day later it has no recent restore point (the data
+        // sources on every version; the health check block goes red on 1.5+), and once the
+        // error is cleared its backups resume and the check is green again.
+        let check = if env.version_tuple() >= (1, 5) {
+            format!(
+                "check \"backed_up\" {{\n  data \"m365backup_restore_points\" \"health\" {{\n    policy_id = m365backup_exchange_protection_policy.mail.id\n  }}\n\n  assert {{\n    condition     = length(data.m365backup_restore_points.health.units_without_restore_point) == 0\n    error_message = \"Units without a restore point: ${{join(\", \", data.m365backup_restore_points.health.units_without_restore_point)}}\"\n  }}\n}}\n"
+            )
+        } else {
+            String::new()
+        };
+        let with_check = format!("{explicit}\n{check}");
+        env.write_config(&config(&mailboxes[..2], &with_check));
+        set_error(&kept, "QuotaExceeded");
+        advance_seconds(env, 25 * 3600);
+        let run = env.apply();
+        run.expect_code(0, "a failed check is a warning");
+        let out = outputs(env);
+        assert_eq!(out["missing"], json!([kept]), "the failing mailbox is missing");
+        assert_eq!(out["explicit_missing"], json!([kept, removed]));
+        if !check.is_empty() {
+            run.expect_contains(
+                &format!("Units without a restore point: {kept}"),
+                "the check names the unit",
             );
-            env.write_config(&config(&mailboxes[..2], &check));
-            env.apply()
-                .expect_code(0, "a failed check is a warning")
-                .expect_contains(
-                    &format!("Units without a restore point: {removed}"),
-                    "the check names the unit",
-                );
-            env.write_config(&config(&mailboxes, &check));
-            env.apply().expect_code(0, "protect the mailbox again");
-            let run = env.plan();
-            assert!(
-                !run.combined().contains("Units without a restore point"),
-                "the check is green again:\n{}",
-                run.combined()
-            );
-            env.write_config(&config(&mailboxes[..2], &explicit));
         }
+        set_error(&kept, "");
+        advance_seconds(env, 600);
+        let run = env.apply();
+        run.expect_code(0, "backups resumed");
+        assert!(
+            !run.combined().contains("Units without a restore point"),
+            "the check is green again:\n{}",
+            run.combined()
+        );
+        let out = outputs(env);
+        assert_eq!(out["missing"], json!([]));
+        assert_eq!(out["explicit_missing"], json!([removed]));
+        env.write_config(&config(&mailboxes[..2], &explicit));
 
         // More than 2,000 units is a clear error.
         let many: Vec<String> = (0..2001).map(|i| id(0x5000 + i)).collect();

@@ -204,8 +204,8 @@ pub async fn unit_errors(
     let message = b
         .message
         .unwrap_or_else(|| format!("The protection unit failed: {code}."));
-    match on_protection(&emu, &tenant, |p, _, _| {
-        p.set_unit_errors(&b.unit_ids, &code, &message)
+    match on_protection(&emu, &tenant, |p, _, now| {
+        p.set_unit_errors(&b.unit_ids, &code, &message, now)
     }) {
         Ok(unknown) if unknown.is_empty() => {
             plain_json(StatusCode::OK, &json!({"updated": b.unit_ids.len()}))

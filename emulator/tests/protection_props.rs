@@ -96,10 +96,14 @@ fn check(p: &Protection, now: OffsetDateTime) {
         for w in u.history.windows(2) {
             assert!(w[0].1.is_some_and(|end| end <= w[1].0));
         }
-        // backups continue until a requested change is processed
+        // backups continue until a requested change is processed, and pause while the unit
+        // carries an error
         let open = u.history.last().is_some_and(|h| h.1.is_none());
-        if u.status == UnitStatus::Protected {
+        if u.status == UnitStatus::Protected && u.error.is_none() {
             assert!(open, "{u:?}");
+        }
+        if u.error.is_some() {
+            assert!(!open, "a failing unit takes no backups: {u:?}");
         }
         if open {
             assert!(
@@ -226,7 +230,7 @@ proptest! {
                 }
                 Op::UnitError(u, on) => {
                     let ids: Vec<String> = p.units.iter().filter(|x| x.resource == user(u)).map(|x| x.id.clone()).collect();
-                    p.set_unit_errors(&ids, if on { "QuotaExceeded" } else { "" }, "quota");
+                    p.set_unit_errors(&ids, if on { "QuotaExceeded" } else { "" }, "quota", now);
                     Ok(())
                 }
                 Op::Advance(s) => {

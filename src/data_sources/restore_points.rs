@@ -119,14 +119,15 @@ impl ReadOnlySource for RestorePointsDataSource {
             }
         };
 
-        // Search 20 at a time from `since` before the wall clock.
+        // Search 20 at a time, from far enough back for Graph's clock and ours.
         let wall = OffsetDateTime::now_utc();
+        let start = health::search_start(wall, call.ctx.graph.graph_now(), since);
         let mut points = Vec::new();
         for chunk in unit_ids.chunks(MAX_UNITS_PER_RESTORE_POINT_SEARCH) {
             let search = RestorePointSearch {
                 protection_unit_ids: chunk.to_vec(),
                 protection_time_period: TimePeriod {
-                    start_date_time: Some(canonical(wall - since)),
+                    start_date_time: Some(canonical(start)),
                     end_date_time: None,
                 },
                 restore_point_preference: Some(RestorePointPreference::Latest),
@@ -147,8 +148,9 @@ impl ReadOnlySource for RestorePointsDataSource {
             );
         }
         let newest = health::newest_points(&points);
+        // The window ends at Graph's "now" (its last answer's `Date`), not at our clock.
         let now = health::estimate_now(
-            wall,
+            call.ctx.graph.graph_now().unwrap_or(wall),
             reported
                 .iter()
                 .map(String::as_str)

@@ -83,6 +83,30 @@ struct Inner {
     root: Result<Url, String>,
     auth: Arc<Authenticator>,
     http: reqwest::Client,
+    /// Graph's clock, shared by every client derived from this one (`v1()`, ...).
+    clock: Arc<GraphClock>,
+}
+
+/// The newest `Date` header Graph sent and when it arrived: Graph's "now" without trusting the
+/// local clock (restore-point windows are measured on it, binding decision 16).
+#[derive(Default)]
+struct GraphClock(std::sync::Mutex<Option<(String, Instant)>>);
+
+impl GraphClock {
+    fn observe(&self, date: Option<&str>) {
+        if let Some(date) = date {
+            let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            *last = Some((date.to_owned(), Instant::now()));
+        }
+    }
+
+    /// The last `Date` Graph sent, advanced by the time since it arrived.
+    fn now(&self) -> Option<time::OffsetDateTime> {
+        let last = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let (date, seen) = last?;
+        let at = httpdate::parse_http_date(&date).ok()?;
+        Some(time::OffsetDateTime::from(at) + seen.elapsed())
+    }
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -102,6 +126,15 @@ impl GraphClient {
     /// fail here: every call then fails with a [`GraphErrorKind::Config`] error. Use
     /// [`Self::try_new`] or [`backup_restore_root_url`] to fail early.
     pub fn new(settings: GraphSettings, auth: Arc<Authenticator>, http: reqwest::Client) -> Self {
+        Self::with_clock(settings, auth, http, Arc::default())
+    }
+
+    fn with_clock(
+        settings: GraphSettings,
+        auth: Arc<Authenticator>,
+        http: reqwest::Client,
+        clock: Arc<GraphClock>,
+    ) -> Self {
         let root = backup_restore_root_url(&settings);
         GraphClient {
             inner: Arc::new(Inner {
@@ -109,8 +142,15 @@ impl GraphClient {
                 root,
                 auth,
                 http,
+                clock,
             }),
         }
+    }
+
+    /// Graph's current time as its last answer's `Date` header tells (advanced by the time
+    /// since); `None` before any answer with one.
+    pub fn graph_now(&self) -> Option<time::OffsetDateTime> {
+        self.inner.clock.now()
     }
 
     /// Like [`Self::new`], but refuses an invalid endpoint or API version.
@@ -141,6 +181,7 @@ impl GraphClient {
                 root: Ok(root),
                 auth,
                 http,
+                clock: Arc::default(),
             }),
         }
     }
@@ -162,7 +203,12 @@ impl GraphClient {
     fn with_settings(&self, change: impl FnOnce(&mut GraphSettings)) -> GraphClient {
         let mut settings = self.inner.settings.clone();
         change(&mut settings);
-        GraphClient::new(settings, self.inner.auth.clone(), self.inner.http.clone())
+        GraphClient::with_clock(
+            settings,
+            self.inner.auth.clone(),
+            self.inner.http.clone(),
+            self.inner.clock.clone(),
+        )
     }
 
     pub fn settings(&self) -> &GraphSettings {
@@ -456,6 +502,7 @@ impl<'a> Call<'a> {
                     Ok(r) => r,
                     Err(e) => return Err(self.send_error(e)),
                 };
+            inner.clock.observe(resp.date.as_deref());
             if resp.is_success() {
                 return Ok(resp);
             }

@@ -1,11 +1,11 @@
 //! Backup health: which units a data source looks at, and which of them lack a recent restore
 //! point (binding decision 16). Pure functions of what Graph answered and a clock.
 //!
-//! The window is `since` back from Graph's "now". The provider's transport does not expose
-//! Graph's `Date` header yet, so "now" is the wall clock, raised to the newest instant Graph
-//! reported in this read (a restore point or a unit change cannot be in Graph's future): a
-//! client clock running behind Graph's (or an emulator's virtual clock) then does not hide
-//! missing restore points.
+//! The window is `since` back from Graph's "now": the `Date` header of Graph's last answer
+//! (the emulator sends its virtual time there), or the wall clock when no answer carried one,
+//! raised to the newest instant Graph reported in this read (a restore point or a unit change
+//! cannot be in Graph's future). A client clock that differs from Graph's then neither hides
+//! missing restore points nor reports present ones missing.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -204,16 +204,30 @@ pub fn protected_units(units: Vec<ProtectionUnit>) -> Vec<ProtectionUnit> {
         .collect()
 }
 
-/// Graph's "now" as well as the provider can tell: the wall clock, raised to the newest
-/// instant Graph reported.
+/// Graph's "now" as well as the provider can tell: Graph's clock (its `Date` header) or else
+/// the wall clock, raised to the newest instant Graph reported.
 pub fn estimate_now<'a>(
-    wall: OffsetDateTime,
+    clock: OffsetDateTime,
     reported: impl IntoIterator<Item = &'a str>,
 ) -> OffsetDateTime {
     reported
         .into_iter()
         .filter_map(|t| parse_rfc3339(t).ok())
-        .fold(wall, OffsetDateTime::max)
+        .fold(clock, OffsetDateTime::max)
+}
+
+/// How far before the window the search starts: Graph's clock is only known after it answers,
+/// and searching earlier than needed only adds older points that the window then drops.
+pub const SEARCH_MARGIN: Duration = Duration::days(1);
+
+/// Where the restore-point search starts: `since` before the earlier of the two clocks, less
+/// [`SEARCH_MARGIN`].
+pub fn search_start(
+    wall: OffsetDateTime,
+    graph_now: Option<OffsetDateTime>,
+    since: Duration,
+) -> OffsetDateTime {
+    graph_now.map_or(wall, |g| g.min(wall)) - since - SEARCH_MARGIN
 }
 
 /// A unit's most recent restore point.
@@ -420,6 +434,21 @@ mod tests {
             ["B", "E"],
             "C and D are protected for less than the window"
         );
+    }
+
+    #[test]
+    fn the_search_starts_before_either_clock_could_place_the_window() {
+        let wall = parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
+        let behind = parse_rfc3339("2026-01-01T12:00:00Z").unwrap();
+        let ahead = parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
+        let day = Duration::days(1);
+        assert_eq!(search_start(wall, None, day), wall - day - SEARCH_MARGIN);
+        assert_eq!(search_start(wall, Some(behind), day), behind - day - SEARCH_MARGIN);
+        assert_eq!(search_start(wall, Some(ahead), day), wall - day - SEARCH_MARGIN);
+        // Whichever clock is Graph's, the window lies inside the searched period.
+        for clock in [wall, behind, ahead] {
+            assert!(search_start(wall, Some(clock), day) <= estimate_now(clock, []) - day);
+        }
     }
 
     #[test]

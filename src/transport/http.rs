@@ -95,6 +95,8 @@ pub(crate) struct RawResponse {
     pub status: u16,
     pub request_id: Option<String>,
     pub retry_after: Option<String>,
+    /// The `Date` header (an HTTP-date): the server's clock when it answered.
+    pub date: Option<String>,
     pub body: Vec<u8>,
     /// The body was longer than `MAX_BODY_BYTES` and has been cut.
     pub truncated: bool,
@@ -266,6 +268,7 @@ async fn attempt(req: RequestBuilder, attempts: u32) -> Result<RawResponse, (Str
     };
     let request_id = header("request-id").or_else(|| header("x-ms-request-id"));
     let retry_after = header("retry-after");
+    let date = header("date");
     let mut body = Vec::new();
     let mut truncated = false;
     while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e))? {
@@ -281,6 +284,7 @@ async fn attempt(req: RequestBuilder, attempts: u32) -> Result<RawResponse, (Str
         status,
         request_id,
         retry_after,
+        date,
         body,
         truncated,
         attempts,

@@ -645,8 +645,9 @@ impl Protection {
         match u.status {
             UnitStatus::ProtectRequested if enabled => {
                 u.status = UnitStatus::Protected;
-                // still open when protection was never interrupted (re-activated in time)
-                if u.history.last().is_none_or(|h| h.1.is_some()) {
+                // still open when protection was never interrupted (re-activated in time); a
+                // failing unit takes no backups until its error is cleared
+                if u.error.is_none() && u.history.last().is_none_or(|h| h.1.is_some()) {
                     u.history.push((secs, None));
                 }
             }
@@ -1198,19 +1199,40 @@ impl Protection {
         Ok(())
     }
 
-    /// Admin: these units carry an error (unknown ids are reported back).
-    pub fn set_unit_errors(&mut self, ids: &[String], code: &str, message: &str) -> Vec<String> {
+    /// Admin: these units carry an error (unknown ids are reported back). A failing unit gets
+    /// no restore points from `now` until its error is cleared: its protection interval ends
+    /// and, when cleared while still `protected`, a new one starts.
+    pub fn set_unit_errors(
+        &mut self,
+        ids: &[String],
+        code: &str,
+        message: &str,
+        now: OffsetDateTime,
+    ) -> Vec<String> {
+        let secs = now.unix_timestamp();
         let mut unknown = Vec::new();
         for id in ids {
-            match self.unit_index(id) {
-                Some(i) => {
-                    self.units[i].error = (!code.is_empty()).then(|| PublicError {
-                        code: code.to_string(),
-                        message: message.to_string(),
-                        details: Vec::new(),
-                    })
+            let Some(i) = self.unit_index(id) else {
+                unknown.push(id.clone());
+                continue;
+            };
+            let u = &mut self.units[i];
+            u.error = (!code.is_empty()).then(|| PublicError {
+                code: code.to_string(),
+                message: message.to_string(),
+                details: Vec::new(),
+            });
+            let open = u.history.last().is_some_and(|h| h.1.is_none());
+            match (&u.error, open) {
+                (Some(_), true) => {
+                    if let Some(last) = u.history.last_mut() {
+                        last.1 = Some(secs);
+                    }
                 }
-                None => unknown.push(id.clone()),
+                (None, false) if u.status == UnitStatus::Protected => {
+                    u.history.push((secs, None));
+                }
+                _ => {}
             }
         }
         unknown
