@@ -127,6 +127,7 @@ impl ReadOnlySource for ProtectionUnitsDataSource {
             .collect();
         let items = units.into_iter().map(unit_item).collect();
         Ok(ProtectionUnitsData {
+            tenant_id: Value::Value(tenant),
             units: Value::Value(items),
             counts: Value::Value(Counts(counts)),
             ..config

@@ -196,6 +196,7 @@ impl ReadOnlySource for RestorePointsDataSource {
             })
             .collect();
         Ok(RestorePointsData {
+            tenant_id: Value::Value(tenant),
             since: Value::Value(since_text),
             latest: Value::Value(LatestMap(latest)),
             units_without_restore_point: Value::Value(StringList(

@@ -21,7 +21,8 @@ pub trait ReadOnlySource: Send + Sync + 'static {
     type State: Attributes;
     const DESCRIPTION: &'static str;
 
-    /// Reads the data for `tenant` (the configured one, else the provider's).
+    /// Reads the data for `tenant` (the configured one, else the provider's). The adapter
+    /// fills a null `tenant_id` of the answer with `tenant`.
     async fn read(
         &self,
         call: &mut Call,
@@ -79,7 +80,11 @@ impl<D: ReadOnlySource> DataSource for DataSourceAdapter<D> {
                 .read(&mut call, tenant.clone(), config)
                 .await
                 .map(|mut data| {
-                    if let Some(field) = tenant_field(&mut data) {
+                    // A source that read another tenant (named by a `<tenantId>/<id>`
+                    // reference) has already said which.
+                    if let Some(field) = tenant_field(&mut data)
+                        && field.is_null()
+                    {
                         *field = Value::Value(tenant);
                     }
                     data
