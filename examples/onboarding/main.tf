@@ -1,7 +1,9 @@
 # Onboards a list of customer tenants: in each one, the controller app becomes
-# the Microsoft 365 Backup Storage controller (service app) and its billing
-# policy is enabled (billing enablement). One instance of the module
-# ../modules/tenant per tenant.
+# the Microsoft 365 Backup Storage controller (service app), its billing
+# policy is enabled (billing enablement), and, where configured, Exchange,
+# OneDrive and SharePoint protection policies, group rules and notification
+# emails say what is backed up. One instance of the module ../modules/tenant
+# per tenant.
 #
 # Credentials come from the environment, for example:
 #   ARM_CLIENT_ID / ARM_CLIENT_SECRET (or OIDC, certificate, ...) for app-only calls
@@ -39,4 +41,14 @@ module "tenant" {
   billing_triggers = {
     billing_policy = var.billing_policy_revision
   }
+
+  # What is backed up, per tenant: tenants in none of these maps get no
+  # policies. Policies wait (deferred, with a warning) until the app controls
+  # the tenant and billing is on; in a tenant without a controller that is
+  # this same apply.
+  exchange_mailbox_ids = lookup(var.exchange_mailbox_ids, each.key, null)
+  exchange_group_ids   = lookup(var.exchange_group_ids, each.key, null)
+  onedrive_group_ids   = lookup(var.onedrive_group_ids, each.key, null)
+  sharepoint_site_ids  = lookup(var.sharepoint_site_ids, each.key, null)
+  notification_emails  = lookup(var.notification_emails, each.key, null)
 }

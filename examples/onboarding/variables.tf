@@ -40,3 +40,33 @@ variable "allow_unregister_while_active" {
   type        = bool
   default     = false
 }
+
+variable "exchange_mailbox_ids" {
+  description = "Per tenant ID: the mailboxes (Entra object ids) its Exchange policy backs up."
+  type        = map(set(string))
+  default     = {}
+}
+
+variable "exchange_group_ids" {
+  description = "Per tenant ID: groups whose members' mailboxes are backed up, through a dynamic rule on the Exchange policy."
+  type        = map(set(string))
+  default     = {}
+}
+
+variable "onedrive_group_ids" {
+  description = "Per tenant ID: groups whose members' OneDrives are backed up, through a dynamic rule on the OneDrive policy."
+  type        = map(set(string))
+  default     = {}
+}
+
+variable "sharepoint_site_ids" {
+  description = "Per tenant ID: the SharePoint sites its SharePoint policy backs up."
+  type        = map(set(string))
+  default     = {}
+}
+
+variable "notification_emails" {
+  description = "Per tenant ID: who receives its Microsoft 365 Backup notification emails."
+  type        = map(set(string))
+  default     = {}
+}

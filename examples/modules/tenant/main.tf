@@ -46,7 +46,7 @@ resource "m365backup_billing_enablement" "this" {
 # with billing enabled: until then the provider records each policy as
 # deferred, with a warning, and a later plan proposes its creation.
 resource "m365backup_exchange_protection_policy" "this" {
-  count = var.exchange_mailbox_ids == null ? 0 : 1
+  count = var.exchange_mailbox_ids == null && var.exchange_group_ids == null ? 0 : 1
 
   tenant_id                  = m365backup_service_app.this.tenant_id
   display_name               = var.exchange_policy_name
@@ -57,7 +57,7 @@ resource "m365backup_exchange_protection_policy" "this" {
 }
 
 resource "m365backup_onedrive_protection_policy" "this" {
-  count = var.onedrive_user_ids == null ? 0 : 1
+  count = var.onedrive_user_ids == null && var.onedrive_group_ids == null ? 0 : 1
 
   tenant_id                  = m365backup_service_app.this.tenant_id
   display_name               = var.onedrive_policy_name
@@ -76,4 +76,32 @@ resource "m365backup_sharepoint_protection_policy" "this" {
   allow_destroy_while_active = var.allow_destroy_policies_while_active
 
   depends_on = [m365backup_billing_enablement.this]
+}
+
+# Members of these groups are protected, now and as membership changes: a
+# dynamic rule that Graph re-evaluates. The policy's own id list (if any)
+# keeps its manual units; the rule's units are never touched by it.
+resource "m365backup_exchange_inclusion_rule" "groups" {
+  count = var.exchange_group_ids == null ? 0 : 1
+
+  policy_id = m365backup_exchange_protection_policy.this[0].id
+  group_ids = var.exchange_group_ids
+}
+
+resource "m365backup_onedrive_inclusion_rule" "groups" {
+  count = var.onedrive_group_ids == null ? 0 : 1
+
+  policy_id = m365backup_onedrive_protection_policy.this[0].id
+  group_ids = var.onedrive_group_ids
+}
+
+# Who hears about backups. Changing these settings needs a delegated sign-in
+# (the same one the activation uses).
+resource "m365backup_backup_notifications" "this" {
+  count = var.notification_emails == null ? 0 : 1
+
+  tenant_id                            = m365backup_service_app.this.tenant_id
+  enabled                              = true
+  notify_on_restore_and_policy_updates = true
+  recipient_emails                     = var.notification_emails
 }

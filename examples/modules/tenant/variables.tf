@@ -44,6 +44,12 @@ variable "exchange_mailbox_ids" {
   default     = null
 }
 
+variable "exchange_group_ids" {
+  description = "Entra group ids whose members' mailboxes are backed up (a dynamic inclusion rule). Creates the Exchange policy when exchange_mailbox_ids is null."
+  type        = set(string)
+  default     = null
+}
+
 variable "exchange_policy_name" {
   description = "Display name of the Exchange protection policy."
   type        = string
@@ -52,6 +58,12 @@ variable "exchange_policy_name" {
 
 variable "onedrive_user_ids" {
   description = "Entra object ids of the users whose OneDrive is backed up. null: no OneDrive policy in this tenant."
+  type        = set(string)
+  default     = null
+}
+
+variable "onedrive_group_ids" {
+  description = "Entra group ids whose members' OneDrives are backed up (a dynamic inclusion rule). Creates the OneDrive policy when onedrive_user_ids is null."
   type        = set(string)
   default     = null
 }
@@ -78,4 +90,10 @@ variable "allow_destroy_policies_while_active" {
   description = "Set to true and apply before destroying: only then can the provider delete an active protection policy (its units stop being backed up)."
   type        = bool
   default     = false
+}
+
+variable "notification_emails" {
+  description = "Who receives the tenant's Microsoft 365 Backup notification emails. null: the notification settings are not managed here."
+  type        = set(string)
+  default     = null
 }
