@@ -214,6 +214,13 @@ fn compare(block: &Value, markdown: &str) -> Vec<String> {
             problems.push(format!("`{name}` is documented but not in the schema"));
         }
     }
+    let blocks = block["block_types"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for (name, nested) in &blocks {
+        problems.extend(compare_block(name, &nested["block"], markdown));
+    }
     for name in page.nested.keys() {
         if !attributes.contains_key(name) {
             problems.push(format!(
@@ -222,6 +229,69 @@ fn compare(block: &Value, markdown: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+/// A nested block (such as `timeouts`) is documented in its own `## <Name>` section, one
+/// `- `attr` (Type) description` line per attribute, word for word.
+fn compare_block(name: &str, block: &Value, markdown: &str) -> Vec<String> {
+    let heading = format!("## {}{}", name[..1].to_uppercase(), &name[1..]);
+    let Some(start) = markdown.lines().position(|l| l.trim() == heading) else {
+        return vec![format!(
+            "the `{name}` block is not documented (expected a `{heading}` section)"
+        )];
+    };
+    let section: String = markdown
+        .lines()
+        .skip(start + 1)
+        .take_while(|l| !l.starts_with("## "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let listed = documented(&format!("### Optional\n{section}")).attributes;
+    let attributes = block["attributes"].as_object().cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    for (attr_name, attr) in &attributes {
+        let want = format!(
+            "({}) {}",
+            type_name(&attr["type"]),
+            expected_description(attr)
+        );
+        match listed.get(attr_name) {
+            None => problems.push(format!("`{name}.{attr_name}` is not documented under {heading}")),
+            Some(doc) if format!("({}) {}", doc.ty, doc.description) != want => problems.push(format!(
+                "`{name}.{attr_name}`: the page says\n    ({}) {}\n  the schema says\n    {want}",
+                doc.ty, doc.description
+            )),
+            Some(_) => {}
+        }
+    }
+    for attr_name in listed.keys() {
+        if !attributes.contains_key(attr_name) {
+            problems.push(format!(
+                "`{name}.{attr_name}` is documented but not in the schema"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_comparison_checks_nested_blocks() {
+    let block = serde_json::json!({"attributes": {}, "block_types": {"timeouts": {"nesting_mode": "single", "block": {"attributes": {
+        "create": {"type": "string", "optional": true, "description": "Create bound."},
+    }}}}});
+    let good =
+        "## Timeouts\n\nAn optional block.\n\n- `create` (String) Create bound.\n\n## Import\n";
+    assert_eq!(compare(&block, good), Vec::<String>::new());
+    assert_eq!(compare(&block, "## Import\n").len(), 1, "a missing section");
+    assert_eq!(
+        compare(&block, &good.replace("Create bound.", "Bound.")).len(),
+        1
+    );
+    let extra = good.replace(
+        "\n\n## Import",
+        "\n- `delete` (String) Delete bound.\n\n## Import",
+    );
+    assert_eq!(compare(&block, &extra).len(), 1);
 }
 
 #[test]

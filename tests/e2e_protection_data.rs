@@ -233,7 +233,11 @@ fn policies_units_and_restore_points() {
         let run = env.apply();
         run.expect_code(0, "a failed check is a warning");
         let out = outputs(env);
-        assert_eq!(out["missing"], json!([kept]), "the failing mailbox is missing");
+        assert_eq!(
+            out["missing"],
+            json!([kept]),
+            "the failing mailbox is missing"
+        );
         assert_eq!(out["explicit_missing"], json!([kept, removed]));
         if !check.is_empty() {
             run.expect_contains(

@@ -443,8 +443,14 @@ mod tests {
         let ahead = parse_rfc3339("2026-03-01T00:00:00Z").unwrap();
         let day = Duration::days(1);
         assert_eq!(search_start(wall, None, day), wall - day - SEARCH_MARGIN);
-        assert_eq!(search_start(wall, Some(behind), day), behind - day - SEARCH_MARGIN);
-        assert_eq!(search_start(wall, Some(ahead), day), wall - day - SEARCH_MARGIN);
+        assert_eq!(
+            search_start(wall, Some(behind), day),
+            behind - day - SEARCH_MARGIN
+        );
+        assert_eq!(
+            search_start(wall, Some(ahead), day),
+            wall - day - SEARCH_MARGIN
+        );
         // Whichever clock is Graph's, the window lies inside the searched period.
         for clock in [wall, behind, ahead] {
             assert!(search_start(wall, Some(clock), day) <= estimate_now(clock, []) - day);
