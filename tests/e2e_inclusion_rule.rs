@@ -55,7 +55,12 @@ fn units(env: &Env, tenant: &str, policy_id: &str) -> Vec<(String, Value)> {
                     .as_str()
                     .is_some_and(|s| s.starts_with("remove") || s.starts_with("unprotect"))
         })
-        .map(|u| (u["resource"].as_str().unwrap().to_lowercase(), u["sources"].clone()))
+        .map(|u| {
+            (
+                u["resource"].as_str().unwrap().to_lowercase(),
+                u["sources"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -122,17 +127,32 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
             &policies,
             &format!("{}\n{drive_rule}", mail_rule(&g1_only, "")),
         ));
-        env.apply()
-            .expect_code(0, "controller, billing, two policies and two dynamic rules in one apply");
+        env.apply().expect_code(
+            0,
+            "controller, billing, two policies and two dynamic rules in one apply",
+        );
         let mail = state_of(env, "m365backup_exchange_protection_policy.mail");
         let mail_policy = mail["policy_id"].as_str().unwrap().to_string();
         let drives = state_of(env, "m365backup_onedrive_protection_policy.drives");
         let drive_policy = drives["policy_id"].as_str().unwrap().to_string();
         let rule = state_of(env, "m365backup_exchange_inclusion_rule.staff");
-        let rule_id = rule["id"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let rule_id = rule["id"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
         assert_eq!(rule["id"], format!("{tenant}/{mail_policy}/{rule_id}"));
-        assert_eq!(rule["tenant_id"], tenant.as_str(), "tenant taken from policy_id");
-        assert_eq!(rule["status"], "completed", "applied at once (no delay): {rule}");
+        assert_eq!(
+            rule["tenant_id"],
+            tenant.as_str(),
+            "tenant taken from policy_id"
+        );
+        assert_eq!(
+            rule["status"], "completed",
+            "applied at once (no delay): {rule}"
+        );
         assert_eq!(rule["auto_apply"], true);
         let held = rules_of(env, &tenant);
         let mine = held.iter().find(|r| r["id"] == rule_id.as_str()).unwrap();
@@ -141,14 +161,22 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
             mine["expression"],
             format!("(memberOf -any (group.id -in ['{g1}']))")
         );
-        assert!(has_unit(env, &tenant, &mail_policy, &u1) && has_unit(env, &tenant, &mail_policy, &u2));
+        assert!(
+            has_unit(env, &tenant, &mail_policy, &u1) && has_unit(env, &tenant, &mail_policy, &u2)
+        );
         assert!(has_unit(env, &tenant, &drive_policy, &u3));
         env.plan().expect_code(0, "clean after create");
 
         // The directory changes: u4 joins g1, u2 leaves; the dynamic rule follows.
         put_directory(env, &tenant, directory(&[&u1, &u4]));
-        assert!(has_unit(env, &tenant, &mail_policy, &u4), "new member protected");
-        assert!(!has_unit(env, &tenant, &mail_policy, &u2), "former member dropped");
+        assert!(
+            has_unit(env, &tenant, &mail_policy, &u4),
+            "new member protected"
+        );
+        assert!(
+            !has_unit(env, &tenant, &mail_policy, &u2),
+            "former member dropped"
+        );
         env.plan().expect_code(0, "a directory change is no drift");
 
         // More groups: PATCH in place, same rule.
@@ -163,7 +191,10 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
             .expect_contains("1 to change, 0 to destroy", "an in-place update");
         env.apply().expect_code(0, "PATCH of the dynamic rule");
         let held = rules_of(env, &tenant);
-        let mine = held.iter().find(|r| r["id"] == rule_id.as_str()).expect("same rule");
+        let mine = held
+            .iter()
+            .find(|r| r["id"] == rule_id.as_str())
+            .expect("same rule");
         assert!(mine["expression"].as_str().unwrap().contains(&g2), "{mine}");
         assert!(has_unit(env, &tenant, &mail_policy, &u3));
         env.plan().expect_code(0, "clean after the PATCH");
@@ -176,11 +207,19 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
         env.write_config(&tenant_config(&tenant, &policies, &with_second));
         env.apply()
             .expect_code(0, "a second dynamic rule is no error")
-            .expect_contains(&format!("already has a dynamic inclusion rule, {rule_id}"), "names the first")
+            .expect_contains(
+                &format!("already has a dynamic inclusion rule, {rule_id}"),
+                "names the first",
+            )
             .expect_contains(&format!("Tenant {tenant}"), "names the tenant");
         let deferred = state_of(env, "m365backup_exchange_inclusion_rule.second");
         assert_eq!(deferred["id"], Value::Null);
-        assert!(deferred["deferred_reason"].as_str().unwrap().contains(&rule_id));
+        assert!(
+            deferred["deferred_reason"]
+                .as_str()
+                .unwrap()
+                .contains(&rule_id)
+        );
         assert_eq!(rules_of(env, &tenant).len(), 2, "nothing created");
         env.plan().expect_code(0, "still deferred: no change");
 
@@ -195,7 +234,11 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
         ])
         .expect_code(0, "import");
         let imported = state_of(env, "m365backup_exchange_inclusion_rule.staff");
-        assert_eq!(imported["group_ids"].as_array().map(Vec::len), Some(2), "{imported}");
+        assert_eq!(
+            imported["group_ids"].as_array().map(Vec::len),
+            Some(2),
+            "{imported}"
+        );
         env.plan().expect_code(0, "clean after import");
 
         // Destroy both first rules: DELETE keeps the mailboxes, deleteAndUnprotect drops the
@@ -234,7 +277,11 @@ fn a_static_sharepoint_rule_runs_again_on_rerun_triggers_and_is_replaced_on_new_
             )
         };
         let policies = policy("sharepoint", "sites", &tenant);
-        env.write_config(&tenant_config(&tenant, &policies, &rule("[\"Finance\"]", "1")));
+        env.write_config(&tenant_config(
+            &tenant,
+            &policies,
+            &rule("[\"Finance\"]", "1"),
+        ));
         env.apply().expect_code(0, "a static keyword rule");
         let policy_id = state_of(env, "m365backup_sharepoint_protection_policy.sites")["policy_id"]
             .as_str()
@@ -252,19 +299,33 @@ fn a_static_sharepoint_rule_runs_again_on_rerun_triggers_and_is_replaced_on_new_
         // A new matching site is not picked up by a static rule until it runs again.
         sites.push(site(3, "Finance Archive"));
         put_directory(env, &tenant, json!({ "sites": sites }));
-        assert!(!has_unit(env, &tenant, &policy_id, &site_id(&sites[2])), "static: applied once");
-        env.write_config(&tenant_config(&tenant, &policies, &rule("[\"Finance\"]", "2")));
+        assert!(
+            !has_unit(env, &tenant, &policy_id, &site_id(&sites[2])),
+            "static: applied once"
+        );
+        env.write_config(&tenant_config(
+            &tenant,
+            &policies,
+            &rule("[\"Finance\"]", "2"),
+        ));
         env.plan()
             .expect_code(2, "rerun_triggers changed")
             .expect_contains("1 to change, 0 to destroy", "an in-place run");
         env.apply().expect_code(0, "run again");
-        assert!(has_unit(env, &tenant, &policy_id, &site_id(&sites[2])), "picked up by the run");
+        assert!(
+            has_unit(env, &tenant, &policy_id, &site_id(&sites[2])),
+            "picked up by the run"
+        );
         assert_eq!(rules_of(env, &tenant).len(), 1);
         env.plan().expect_code(0, "clean after the run");
 
         // New keywords replace a static rule (Graph cannot change it).
         let old_rule = rules_of(env, &tenant)[0]["id"].clone();
-        env.write_config(&tenant_config(&tenant, &policies, &rule("[\"Legal\"]", "2")));
+        env.write_config(&tenant_config(
+            &tenant,
+            &policies,
+            &rule("[\"Legal\"]", "2"),
+        ));
         env.plan()
             .expect_code(2, "keywords changed")
             .expect_contains("must be replaced", "a replacement");
@@ -285,7 +346,9 @@ fn limits_and_attribute_combinations_fail_at_plan() {
     for_each_terraform(|env| {
         let policy = format!("{}/{}", guid(0x1), guid(0x2));
         let groups = |n: u128| {
-            let ids: Vec<String> = (0..n).map(|i| format!("\"{}\"", guid(0x1000 + i))).collect();
+            let ids: Vec<String> = (0..n)
+                .map(|i| format!("\"{}\"", guid(0x1000 + i)))
+                .collect();
             format!("[{}]", ids.join(", "))
         };
         let body = format!(
@@ -303,11 +366,83 @@ fn limits_and_attribute_combinations_fail_at_plan() {
         env.write_config(&body);
         let run = env.tf(&["validate", "-no-color"]);
         run.expect_code(1, "invalid rules")
-            .expect_contains("group_ids holds 101 ids; a rule takes 1 to 100 groups", "group limit")
-            .expect_contains("unprotect_on_destroy needs a dynamic rule", "static unprotect")
+            .expect_contains(
+                "group_ids holds 101 ids; a rule takes 1 to 100 groups",
+                "group limit",
+            )
+            .expect_contains(
+                "unprotect_on_destroy needs a dynamic rule",
+                "static unprotect",
+            )
             .expect_contains("SharePoint rules are always static", "SharePoint unprotect")
             .expect_contains("rerun_triggers needs a static rule", "dynamic rerun")
             .expect_contains("Conflicting expression and group_ids", "conflict")
             .expect_contains("\"ab\" (2 characters)", "keyword length");
+    });
+}
+
+#[test]
+fn a_rule_waits_for_its_deferred_policy_then_is_created_in_place_and_warns_about_errors() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("firstparty");
+        let (u1, g1, gone) = (guid(0x31), guid(0x41), guid(0x4F));
+        put_directory(
+            env,
+            &tenant,
+            json!({ "users": [user(&u1)], "groups": [{ "id": g1, "members": [u1] }] }),
+        );
+        let owner = m365backup_emulator::demo::TENANT_ID;
+        let config = format!(
+            "{}\nresource \"m365backup_billing_enablement\" \"this\" {{\n  tenant_id           = \"{tenant}\"\n  app_owner_tenant_id = \"{owner}\"\n  depends_on          = [m365backup_service_app.this]\n}}\n\n{}\n\
+             resource \"m365backup_exchange_inclusion_rule\" \"staff\" {{\n  tenant_id = \"{tenant}\"\n  policy_id = m365backup_exchange_protection_policy.mail.id\n  group_ids = [\"{g1}\", \"{gone}\"]\n}}\n",
+            service_app_block("this", &tenant, "  effective_after = \"8d\""),
+            policy("exchange", "mail", &tenant)
+        );
+        env.write_config(&config);
+        env.apply()
+            .expect_code(0, "held by Microsoft's controller: nothing fails")
+            .expect_contains("waits for its protection policy", "the rule says why");
+        let rule = state_of(env, "m365backup_exchange_inclusion_rule.staff");
+        assert_eq!(rule["policy_id"], Value::Null);
+        assert_eq!(rule["id"], Value::Null);
+        assert!(rule["deferred_reason"].as_str().unwrap().contains(&tenant));
+        env.plan()
+            .expect_code(0, "nothing to do while the app is pendingActive");
+
+        env.admin.advance_days(9);
+        env.apply()
+            .expect_code(
+                0,
+                "after the date: billing, the policy, then the rule, in place",
+            )
+            .expect_contains(
+                "0 added, 3 changed, 0 destroyed",
+                "the rule is no replacement",
+            )
+            .expect_contains(
+                "Inclusion rule completed with errors",
+                "a missing group warns",
+            )
+            .expect_contains(
+                &format!("tenant {tenant}: {gone}: GroupNotFound"),
+                "names it",
+            );
+        let rule = state_of(env, "m365backup_exchange_inclusion_rule.staff");
+        let policy_id = state_of(env, "m365backup_exchange_protection_policy.mail")["policy_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            rule["id"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{tenant}/{policy_id}/"))
+        );
+        assert_eq!(rule["deferred_reason"], Value::Null);
+        assert_eq!(rule["status"], "completedWithErrors");
+        assert_eq!(rule["error_code"], "ProtectionRuleCompletedWithErrors");
+        assert!(has_unit(env, &tenant, &policy_id, &u1));
+        env.plan().expect_code(0, "clean, with the warning only");
     });
 }

@@ -875,10 +875,18 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
             problems.push(error(rules::missing_selector(S::WORKLOAD)));
         }
         let c = config.common();
-        if let Value::Value(text) = &*c.policy_id
-            && let Err(n) = parse_policy_reference(text, "policy_id")
-        {
-            problems.push(error(n));
+        if let Value::Value(text) = &*c.policy_id {
+            match parse_policy_reference(text, "policy_id") {
+                Err(n) => problems.push(error(n)),
+                // Decision 18: the reference's tenant and a configured tenant_id must agree.
+                Ok(reference) => {
+                    if let Value::Value(tenant) = &*c.tenant_id
+                        && let Err(n) = resolve_tenant(&reference, Some(tenant), tenant)
+                    {
+                        problems.push(error(n));
+                    }
+                }
+            }
         }
         for operation in [Operation::Create, Operation::Update, Operation::Delete] {
             if let Some(text) = configured_timeout(c.timeouts, operation)
