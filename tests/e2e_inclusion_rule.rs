@@ -319,7 +319,8 @@ fn a_static_sharepoint_rule_runs_again_on_rerun_triggers_and_is_replaced_on_new_
         assert_eq!(rules_of(env, &tenant).len(), 1);
         env.plan().expect_code(0, "clean after the run");
 
-        // New keywords replace a static rule (Graph cannot change it).
+        // New keywords replace a static rule (Graph cannot change it). The answer to the
+        // creating POST is lost: the rule is found and adopted, not posted twice.
         let old_rule = rules_of(env, &tenant)[0]["id"].clone();
         env.write_config(&tenant_config(
             &tenant,
@@ -329,9 +330,29 @@ fn a_static_sharepoint_rule_runs_again_on_rerun_triggers_and_is_replaced_on_new_
         env.plan()
             .expect_code(2, "keywords changed")
             .expect_contains("must be replaced", "a replacement");
-        env.apply().expect_code(0, "replacement");
+        let rules_path = format!(
+            "/v1.0/solutions/backupRestore/sharePointProtectionPolicies/{policy_id}/siteInclusionRules"
+        );
+        env.admin.fault(json!({
+            "method": "POST", "path_prefix": rules_path, "drop": "after", "count": 1
+        }));
+        env.admin.reset_requests();
+        env.apply()
+            .expect_code(0, "replacement despite the lost answer");
+        let requests = env.admin.requests();
+        let posts: Vec<&Value> = requests
+            .iter()
+            .filter(|r| {
+                r["method"] == "POST"
+                    && r["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("siteInclusionRules"))
+            })
+            .collect();
+        assert_eq!(posts.len(), 1, "no second POST: {posts:?}");
+        assert!(!posts[0]["fault"].is_null(), "the fault hit the create: {posts:?}");
         let held = rules_of(env, &tenant);
-        assert_eq!(held.len(), 1);
+        assert_eq!(held.len(), 1, "one rule: {held:?}");
         assert_ne!(held[0]["id"], old_rule);
         assert!(has_unit(env, &tenant, &policy_id, &site_id(&sites[1])));
         assert!(
