@@ -350,7 +350,10 @@ fn a_static_sharepoint_rule_runs_again_on_rerun_triggers_and_is_replaced_on_new_
             })
             .collect();
         assert_eq!(posts.len(), 1, "no second POST: {posts:?}");
-        assert!(!posts[0]["fault"].is_null(), "the fault hit the create: {posts:?}");
+        assert!(
+            !posts[0]["fault"].is_null(),
+            "the fault hit the create: {posts:?}"
+        );
         let held = rules_of(env, &tenant);
         assert_eq!(held.len(), 1, "one rule: {held:?}");
         assert_ne!(held[0]["id"], old_rule);
@@ -378,6 +381,8 @@ fn limits_and_attribute_combinations_fail_at_plan() {
              resource \"m365backup_onedrive_inclusion_rule\" \"dynamic_rerun\" {{\n  policy_id      = \"{policy}\"\n  group_ids      = {}\n  rerun_triggers = {{ v = \"1\" }}\n}}\n\
              resource \"m365backup_exchange_inclusion_rule\" \"both\" {{\n  policy_id  = \"{policy}\"\n  group_ids  = {}\n  expression = \"(x)\"\n}}\n\
              resource \"m365backup_sharepoint_inclusion_rule\" \"short\" {{\n  policy_id         = \"{policy}\"\n  site_url_keywords = [\"ab\"]\n}}\n\
+             variable \"group\" {{\n  type = string\n}}\n\
+             resource \"m365backup_exchange_inclusion_rule\" \"known_later\" {{\n  policy_id = \"{policy}\"\n  group_ids = [var.group]\n}}\n\
              resource \"m365backup_sharepoint_inclusion_rule\" \"sp_unprotect\" {{\n  policy_id            = \"{policy}\"\n  site_name_keywords   = [\"Finance\"]\n  unprotect_on_destroy = true\n}}\n",
             groups(101),
             groups(1),
@@ -399,6 +404,12 @@ fn limits_and_attribute_combinations_fail_at_plan() {
             .expect_contains("rerun_triggers needs a static rule", "dynamic rerun")
             .expect_contains("Conflicting expression and group_ids", "conflict")
             .expect_contains("\"ab\" (2 characters)", "keyword length");
+        let all = unwrap_lines(&run.combined());
+        assert_eq!(
+            all.matches("Wrong number of groups").count(),
+            1,
+            "a set known only later is not checked yet: {all}"
+        );
     });
 }
 

@@ -72,6 +72,9 @@ pub trait RuleState: Attributes {
     fn config(&self) -> RuleConfig;
     /// Whether a selector argument (groups, keywords, expression) is set, known or not.
     fn selects_something(&self) -> bool;
+    /// Whether every selector argument is known (no unknown set or member): only then is the
+    /// expression known.
+    fn selection_known(&self) -> bool;
     /// `auto_apply` (always `None` for SharePoint).
     fn auto_apply(&self) -> Option<bool>;
     fn set_auto_apply(&mut self, value: Option<bool>);
@@ -81,6 +84,15 @@ pub trait RuleState: Attributes {
 
 fn set_of(value: &Value<StringSet>) -> Option<Vec<String>> {
     value.as_ref_option().map(StringSet::texts)
+}
+
+/// Null, or a set whose every member is known.
+fn set_known(value: &Value<StringSet>) -> bool {
+    match value {
+        Value::Unknown => false,
+        Value::Null => true,
+        Value::Value(set) => set.0.iter().all(|member| !member.is_unknown()),
+    }
 }
 
 fn set_value(items: Vec<String>) -> Value<StringSet> {
@@ -95,6 +107,7 @@ macro_rules! rule_state {
         auto_apply: $auto:tt,
         config: |$s:ident| $config:expr,
         selects: |$s2:ident| $selects:expr,
+        known: |$s4:ident| $known:expr,
         select: |$s3:ident, $sel:ident| $select:block
     ) => {
         rule_state!(@table $name, { $($selectors)* }, $auto);
@@ -136,6 +149,11 @@ macro_rules! rule_state {
             fn selects_something(&self) -> bool {
                 let $s2 = self;
                 !self.expression.is_null() || $selects
+            }
+
+            fn selection_known(&self) -> bool {
+                let $s4 = self;
+                !self.expression.is_unknown() && $known
             }
 
             rule_state!(@auto $auto);
@@ -222,6 +240,7 @@ rule_state!(
     auto_apply: true,
     config: |s| RuleConfig { group_ids: set_of(&s.group_ids), ..RuleConfig::default() },
     selects: |s| !s.group_ids.is_null(),
+    known: |s| set_known(&s.group_ids),
     select: |s, selection| {
         match selection {
             Selection::Groups(groups) => {
@@ -248,6 +267,7 @@ rule_state!(
     auto_apply: true,
     config: |s| RuleConfig { group_ids: set_of(&s.group_ids), ..RuleConfig::default() },
     selects: |s| !s.group_ids.is_null(),
+    known: |s| set_known(&s.group_ids),
     select: |s, selection| {
         match selection {
             Selection::Groups(groups) => {
@@ -279,6 +299,7 @@ rule_state!(
         ..RuleConfig::default()
     },
     selects: |s| !s.site_name_keywords.is_null() || !s.site_url_keywords.is_null(),
+    known: |s| set_known(&s.site_name_keywords) && set_known(&s.site_url_keywords),
     select: |s, selection| {
         match selection {
             Selection::Keywords { names, urls } => {
@@ -867,7 +888,16 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
 
     fn validate(config: &S) -> Vec<Problem> {
         let mut config = config.clone();
-        let mut problems: Vec<Problem> = rules::validate(S::WORKLOAD, &config.config())
+        let mut plain = config.config();
+        if !config.selection_known() {
+            // Limits and conflicts are checked once the values are known (at plan): a set
+            // with unknown members is not a short one.
+            plain.group_ids = None;
+            plain.site_name_keywords = None;
+            plain.site_url_keywords = None;
+            plain.expression = None;
+        }
+        let mut problems: Vec<Problem> = rules::validate(S::WORKLOAD, &plain)
             .into_iter()
             .map(error)
             .collect();
@@ -945,9 +975,12 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         }
         let wanted = wanted_expression(&planned);
         let had = wanted_expression(&prior);
-        let selectors_known = !planned.common().expression.is_unknown();
-        if selectors_known
-            && rules::needs_replacement(dynamic_of(&prior), had.as_deref(), wanted.as_deref())
+        // A static rule cannot be changed: a selection known only at apply may differ, so it
+        // replaces the rule (a dynamic one is PATCHed at apply if it differs).
+        let unknown_static = !planned.selection_known() && !dynamic_of(&prior);
+        if unknown_static
+            || planned.selection_known()
+                && rules::needs_replacement(dynamic_of(&prior), had.as_deref(), wanted.as_deref())
         {
             replace.push(if planned.common().expression.is_null() {
                 rules::selector_attributes(S::WORKLOAD)[0]
@@ -1079,7 +1112,8 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         else {
             return Ok((planned, nothing));
         };
-        let Some(wanted) = wanted_expression(config) else {
+        let wanted = wanted_expression(config).filter(|_| config.selection_known());
+        let Some(wanted) = wanted else {
             // An unknown selector: known at apply, where the update is decided again.
             planned.unknown_on_change();
             return Ok((planned, RulePlan { write: true }));
