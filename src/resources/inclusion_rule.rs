@@ -618,7 +618,7 @@ async fn post_rule(
     policy_id: &str,
     body: &ProtectionRule,
     dynamic: bool,
-) -> Result<ProtectionRule, Problem> {
+) -> Result<ProtectionRule, PostError> {
     let expression = body.expression().unwrap_or_default().to_string();
     let mut pause = Duration::from_secs(1);
     let mut attempt = 0;
@@ -634,23 +634,49 @@ async fn post_rule(
             Err(e) => e,
         };
         if attempt >= 4 || !(answer_lost(&e) || retry_create(&e)) {
-            return Err(create_failed(e, tenant, policy_id));
+            if let Some(reason) = gated_refusal(call, tenant, &e).await {
+                return Err(PostError::Gated(reason));
+            }
+            return Err(PostError::Failed(create_failed(e, tenant, policy_id)));
         }
         if answer_lost(&e) {
             let existing = call
                 .ctx
                 .graph
                 .list_rules(tenant, workload, policy_id)
-                .await?;
+                .await
+                .map_err(|e| PostError::Failed(e.into()))?;
             if let Some(rule) = find_adoptable_rule(&existing, &expression, dynamic) {
                 tracing::info!(tenant, rule = %rule.id, "the lost create was applied: adopting the rule");
                 return Ok(rule.clone());
             }
         }
         if stop::requested() || !stop::sleep(pause).await {
-            return Err(e.into());
+            return Err(PostError::Failed(e.into()));
         }
         pause *= 2;
+    }
+}
+
+/// Why a creating POST did not create a rule.
+enum PostError {
+    /// Refused because the tenant does not allow protection changes now (decision 6): the
+    /// reason to record in `deferred_reason`.
+    Gated(String),
+    Failed(Problem),
+}
+
+/// Decision 6: Graph's refusals of a write for gating are undocumented (403, 409 or 423), so
+/// the tenant's root and our serviceApp are read again; a tenant that does not allow writes
+/// gives the deferral reason, anything else stays an error.
+async fn gated_refusal(call: &Call, tenant: &str, e: &GraphError) -> Option<String> {
+    if ![403, 409, 423].iter().any(|s| e.is_status(*s)) {
+        return None;
+    }
+    call.ctx.gates.invalidate(tenant);
+    match gate(call, tenant).await {
+        Ok(Gate::Deferred(reason) | Gate::ReadOnlyWarn(reason)) => Some(reason),
+        _ => None,
     }
 }
 
@@ -804,7 +830,18 @@ async fn create_rule<S: RuleState>(call: &mut Call, state: &mut S) -> Result<(),
     let auto_apply = (S::WORKLOAD != Workload::SharePoint).then_some(dynamic);
     let body = ProtectionRule::create_body(S::WORKLOAD, &expression, auto_apply);
     stop::listen();
-    let created = post_rule(call, S::WORKLOAD, &tenant, &policy_id, &body, dynamic).await?;
+    let created = match post_rule(call, S::WORKLOAD, &tenant, &policy_id, &body, dynamic).await {
+        Ok(created) => created,
+        Err(PostError::Failed(problem)) => return Err(WriteError::Failed(problem)),
+        Err(PostError::Gated(reason)) => {
+            call.warn(Problem::warning(
+                format!("Inclusion rule deferred in tenant {tenant}"),
+                format!("Graph refused to create the rule on policy {policy_id}. {reason}"),
+            ));
+            record_deferred(state, &reason);
+            return Ok(());
+        }
+    };
     if let Some(n) = created_static_instead(dynamic, &created) {
         // Decision 14: a static rule where a dynamic one was asked for is deleted again.
         let target = (tenant.as_str(), policy_id.as_str(), created.id.as_str());
@@ -1202,37 +1239,62 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
             triggers_changed,
         );
         let graph = &call.ctx.graph;
-        let sent = match &update {
+        // Graph changes or runs a rule only once it is done with the last change.
+        let limit = timeout(&mut state, Operation::Update);
+        let sent: Result<(), (Problem, Option<GraphError>)> = match &update {
             RuleUpdate::Nothing => Ok(()),
             RuleUpdate::Patch(_) | RuleUpdate::Run => {
-                // Graph changes or runs a rule only once it is done with the last change.
-                let limit = timeout(&mut state, Operation::Update);
                 match wait_until_done(call, S::WORKLOAD, target3, limit, Operation::Update).await {
-                    Err(p) => Err(p),
-                    Ok(None) => Err(Problem::error(
-                        "Inclusion rule not found",
-                        format!(
-                            "Rule {rule_id} of policy {policy_id} disappeared from tenant {tenant} during the update; run terraform plan again to recreate it."
+                    Err(p) => Err((p, None)),
+                    Ok(None) => Err((
+                        Problem::error(
+                            "Inclusion rule not found",
+                            format!(
+                                "Rule {rule_id} of policy {policy_id} disappeared from tenant {tenant} during the update; run terraform plan again to recreate it."
+                            ),
                         ),
+                        None,
                     )),
-                    Ok(Some(_)) => match &update {
-                        RuleUpdate::Patch(expression) => graph
-                            .patch_rule_expression(
-                                &tenant,
-                                S::WORKLOAD,
-                                &policy_id,
-                                &rule_id,
-                                expression,
-                            )
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| rule_write_failed(e, "update", target3)),
-                        _ => run_with_backoff(call, S::WORKLOAD, target3).await,
-                    },
+                    Ok(Some(_)) => {
+                        let (action, outcome) = match &update {
+                            RuleUpdate::Patch(expression) => (
+                                "update",
+                                graph
+                                    .patch_rule_expression(
+                                        &tenant,
+                                        S::WORKLOAD,
+                                        &policy_id,
+                                        &rule_id,
+                                        expression,
+                                    )
+                                    .await
+                                    .map(|_| ()),
+                            ),
+                            _ => ("run", run_with_backoff(call, S::WORKLOAD, target3).await),
+                        };
+                        outcome
+                            .map_err(|e| (rule_write_failed(e.clone(), action, target3), Some(e)))
+                    }
                 }
             }
         };
-        if let Err(problem) = sent {
+        if let Err((problem, refused)) = sent {
+            let gated = match &refused {
+                Some(e) => gated_refusal(call, &tenant, e).await,
+                None => None,
+            };
+            if let Some(reason) = gated {
+                // Decision 6: the change waits; the next plan proposes it again (a run waits
+                // for the next change of rerun_triggers).
+                call.warn(Problem::warning(
+                    format!("Change of inclusion rule {rule_id} deferred in tenant {tenant}"),
+                    format!(
+                        "Graph refused to change rule {rule_id} of policy {policy_id}. {reason}"
+                    ),
+                ));
+                state.copy_computed_from(&prior);
+                return Ok((state, RulePlan::default()));
+            }
             let mut kept = prior.clone();
             if let Ok(Some(rule)) = observe(call, S::WORKLOAD, &tenant, &policy_id, &rule_id).await
             {
@@ -1295,6 +1357,15 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         };
         match sent {
             Err(e) if !e.is_not_found() => {
+                if let Some(reason) = gated_refusal(call, &tenant, &e).await {
+                    call.warn(Problem::warning(
+                        format!("Inclusion rule {rule_id} left in tenant {tenant}"),
+                        format!(
+                            "Graph refused to delete rule {rule_id} of policy {policy_id}; it was removed from the Terraform state but stays in tenant {tenant}. {reason}"
+                        ),
+                    ));
+                    return Ok(());
+                }
                 return Err(rule_write_failed(e, "delete", target3));
             }
             _ => {}
@@ -1368,10 +1439,12 @@ async fn run_with_backoff(
     call: &Call,
     workload: Workload,
     target: (&str, &str, &str),
-) -> Result<(), Problem> {
+) -> Result<(), GraphError> {
     let (tenant, policy_id, rule_id) = target;
     let mut pause = Duration::from_secs(1);
-    for attempt in 1.. {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         match call
             .ctx
             .graph
@@ -1381,14 +1454,13 @@ async fn run_with_backoff(
             Ok(()) => return Ok(()),
             Err(e) if attempt < 4 && retry_create(&e) && !stop::requested() => {
                 if !stop::sleep(pause).await {
-                    return Err(rule_write_failed(e, "run", target));
+                    return Err(e);
                 }
                 pause *= 2;
             }
-            Err(e) => return Err(rule_write_failed(e, "run", target)),
+            Err(e) => return Err(e),
         }
     }
-    unreachable!("the loop returns")
 }
 
 /// A refused write to an existing rule, naming it and what to do for Graph's state errors.
