@@ -230,6 +230,14 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
             "import",
             "-no-color",
             "m365backup_exchange_inclusion_rule.staff",
+            &format!("{tenant}/{mail_policy}"),
+        ])
+        .expect_code(1, "a policy id alone is no rule id")
+        .expect_contains("<tenantId>/<policyId>/<ruleId>", "says the form");
+        env.tf(&[
+            "import",
+            "-no-color",
+            "m365backup_exchange_inclusion_rule.staff",
             &format!("{tenant}/{mail_policy}/{rule_id}"),
         ])
         .expect_code(0, "import");
