@@ -377,9 +377,16 @@ fn target<S: RuleState>(state: &mut S) -> Result<Target, Problem> {
         }
         None => None,
     };
-    let rule_id =
-        c.id.as_ref_option()
-            .and_then(|id| id.rsplit('/').next().map(str::to_string));
+    // An existing rule's own id names its policy: that is where it lives, whatever form or
+    // value `policy_id` has now.
+    let (policy_id, rule_id) = match c
+        .id
+        .as_ref_option()
+        .map(|id| id.split('/').collect::<Vec<_>>())
+    {
+        Some(parts) if parts.len() == 3 => (Some(parts[1].to_string()), Some(parts[2].to_string())),
+        _ => (policy_id, None),
+    };
     Ok(Target {
         tenant,
         policy_id,
@@ -401,7 +408,12 @@ fn what<S: RuleState>(state: &S) -> String {
     } else {
         "static"
     };
-    format!("{kind} inclusion rule of {}", S::RESOURCE_TYPE)
+    let workload = match S::WORKLOAD {
+        Workload::SharePoint => "SharePoint",
+        Workload::OneDrive => "OneDrive",
+        Workload::Exchange => "Exchange",
+    };
+    format!("{kind} {workload} inclusion rule")
 }
 
 async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
