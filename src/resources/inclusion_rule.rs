@@ -1503,3 +1503,126 @@ impl<S: RuleState> Triggers for S {
         self.clone().common().rerun_triggers.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guid(n: u128) -> String {
+        uuid::Uuid::from_u128(n).to_string()
+    }
+
+    fn exchange(groups: &[String]) -> ExchangeRuleState {
+        ExchangeRuleState {
+            tenant_id: Value::Value(guid(1)),
+            policy_id: Value::Value(format!("{}/{}", guid(1), guid(2))),
+            group_ids: set_value(groups.to_vec()),
+            ..ExchangeRuleState::default()
+        }
+    }
+
+    fn graph_rule(expression: &str, dynamic: Option<bool>) -> ProtectionRule {
+        let mut rule = ProtectionRule::create_body(Workload::Exchange, expression, dynamic);
+        rule.id = guid(3);
+        rule.status = Some(crate::graph::api::protection::ProtectionRuleStatus::Completed);
+        rule
+    }
+
+    #[test]
+    fn policy_references_compare_across_forms() {
+        let (t, p) = (guid(1), guid(2));
+        assert!(same_policy(&format!("{t}/{p}"), &p.to_uppercase(), &t));
+        assert!(!same_policy(&format!("{t}/{p}"), &guid(9), &t));
+        assert!(!same_policy(&format!("{}/{p}", guid(8)), &p, &t));
+    }
+
+    #[test]
+    fn graphs_spelling_keeps_the_configuration_and_other_expressions_show_as_drift() {
+        let groups = vec![guid(10).to_uppercase(), guid(11)];
+        let mut state = exchange(&groups);
+        let echoed = rules::group_expression(&groups).to_lowercase();
+        apply_rule(&mut state, &guid(1), &guid(2), &graph_rule(&echoed, None));
+        assert_eq!(
+            state.group_ids,
+            set_value(groups.clone()),
+            "same selection, configured spelling"
+        );
+        assert_eq!(state.auto_apply, Value::Null, "a null flag changes nothing");
+        assert_eq!(
+            state.id,
+            Value::Value(format!("{}/{}/{}", guid(1), guid(2), guid(3)))
+        );
+
+        apply_rule(
+            &mut state,
+            &guid(1),
+            &guid(2),
+            &graph_rule(&rules::group_expression(&[guid(12)]), Some(true)),
+        );
+        assert_eq!(
+            state.group_ids,
+            set_value(vec![guid(12)]),
+            "drift shows in group_ids"
+        );
+        assert_eq!(state.auto_apply, Value::Value(true));
+
+        apply_rule(
+            &mut state,
+            &guid(1),
+            &guid(2),
+            &graph_rule("(something else)", Some(true)),
+        );
+        assert_eq!(state.group_ids, Value::Null);
+        assert_eq!(state.expression, Value::Value("(something else)".into()));
+    }
+
+    #[test]
+    fn a_keyword_side_left_null_stays_null() {
+        let mut state = SharePointRuleState {
+            site_name_keywords: set_value(vec!["Finance".into()]),
+            ..SharePointRuleState::default()
+        };
+        state.set_selection(rules::parse_expression(
+            Workload::SharePoint,
+            "(displayName -contains 'Legal')",
+        ));
+        assert_eq!(state.site_name_keywords, set_value(vec!["Legal".into()]));
+        assert_eq!(state.site_url_keywords, Value::Null);
+    }
+
+    #[test]
+    fn sets_known_only_later_are_not_checked_against_limits() {
+        let mut state = exchange(&[]);
+        state.group_ids = Value::Value(StringSet(vec![Value::Unknown]));
+        assert!(!state.selection_known());
+        assert!(InclusionRuleResource::<ExchangeRuleState>::validate(&state).is_empty());
+        state.group_ids = set_value(vec![]);
+        let problems = InclusionRuleResource::<ExchangeRuleState>::validate(&state);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].attribute, Some("group_ids"));
+    }
+
+    #[test]
+    fn the_policys_tenant_must_match_tenant_id() {
+        let mut state = exchange(&[guid(10)]);
+        state.tenant_id = Value::Value(guid(7));
+        let problems = InclusionRuleResource::<ExchangeRuleState>::validate(&state);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].attribute, Some("tenant_id"));
+        assert_eq!(
+            InclusionRuleResource::<ExchangeRuleState>::referenced_tenant(&exchange(&[])),
+            Value::Value(guid(1))
+        );
+    }
+
+    #[test]
+    fn nothing_selected_is_an_error_naming_the_selector() {
+        let state = ExchangeRuleState {
+            policy_id: Value::Value(guid(2)),
+            ..ExchangeRuleState::default()
+        };
+        let problems = InclusionRuleResource::<ExchangeRuleState>::validate(&state);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].detail.contains("group_ids"));
+    }
+}
