@@ -540,7 +540,7 @@ async fn check_create<S: RuleState>(
     policy_id: &str,
     subject: WriteSubject,
 ) -> Result<CreateCheck, Problem> {
-    let what = format!("{} on policy {policy_id}", what(state));
+    let what = format!("{} on policy {policy_id} in tenant {tenant}", what(state));
     let proceed = match decide_write(&gate(call, tenant).await?, subject, &what) {
         WriteDecision::Proceed(n) => n,
         WriteDecision::Defer { reason, notice } => return Ok(CreateCheck::Defer(reason, notice)),
@@ -1177,7 +1177,10 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         if update == RuleUpdate::Nothing {
             return Ok((planned, nothing));
         }
-        let what = format!("{} {rule_id} of policy {policy_id}", what(&prior));
+        let what = format!(
+            "{} {rule_id} of policy {policy_id} in tenant {tenant}",
+            what(&prior)
+        );
         match decide_write(
             &gate(call, &tenant).await?,
             WriteSubject::ExistingObject,
