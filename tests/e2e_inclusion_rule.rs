@@ -249,6 +249,25 @@ fn dynamic_rules_follow_groups_patch_defer_import_and_destroy_both_ways() {
         );
         env.plan().expect_code(0, "clean after import");
 
+        // Drift: an admin narrows the rule to g2; the plan PATCHes it back in place.
+        env.admin.post(
+            &format!("/_emulator/tenants/{tenant}/as-admin"),
+            json!({
+                "method": "PATCH",
+                "path": format!("/solutions/backupRestore/exchangeProtectionPolicies/{mail_policy}/mailboxInclusionRules/{rule_id}"),
+                "body": {"mailboxExpression": format!("(memberOf -any (group.id -in ['{g2}']))")}
+            }),
+        );
+        env.plan()
+            .expect_code(2, "the narrowed rule is planned back")
+            .expect_contains("1 to change, 0 to destroy", "in place")
+            .expect_contains(&g1, "names the missing group");
+        env.apply().expect_code(0, "PATCH back");
+        let held = rules_of(env, &tenant);
+        let mine = held.iter().find(|r| r["id"] == rule_id.as_str()).unwrap();
+        assert!(mine["expression"].as_str().unwrap().contains(&g1), "{mine}");
+        env.plan().expect_code(0, "clean after the drift is undone");
+
         // Destroy both first rules: DELETE keeps the mailboxes, deleteAndUnprotect drops the
         // OneDrive accounts. The deferred one goes without a Graph call.
         env.write_config(&tenant_config(&tenant, &policies, ""));
