@@ -75,6 +75,7 @@ pub trait RuleState: Attributes {
     /// Whether every selector argument is known (no unknown set or member): only then is the
     /// expression known.
     fn selection_known(&self) -> bool;
+    fn rerun_triggers(&self) -> &Value<BTreeMap<String, Value<String>>>;
     /// `auto_apply` (always `None` for SharePoint).
     fn auto_apply(&self) -> Option<bool>;
     fn set_auto_apply(&mut self, value: Option<bool>);
@@ -149,6 +150,10 @@ macro_rules! rule_state {
             fn selects_something(&self) -> bool {
                 let $s2 = self;
                 !self.expression.is_null() || $selects
+            }
+
+            fn rerun_triggers(&self) -> &Value<BTreeMap<String, Value<String>>> {
+                &self.rerun_triggers
             }
 
             fn selection_known(&self) -> bool {
@@ -885,18 +890,12 @@ async fn create_rule<S: RuleState>(call: &mut Call, state: &mut S) -> Result<(),
         apply_rule(state, &tenant, &policy_id, &rule);
     }
     wait_for_completion(call, state, target, Operation::Create).await;
-    report_health(call, state, &tenant, &policy_id, &created.id);
+    report_health(call, &tenant, &policy_id, &created.id);
     Ok(())
 }
 
 /// Warns when the rule (as last read) finished with errors.
-fn report_health<S: RuleState>(
-    call: &mut Call,
-    _state: &mut S,
-    tenant: &str,
-    policy_id: &str,
-    rule_id: &str,
-) {
+fn report_health(call: &mut Call, tenant: &str, policy_id: &str, rule_id: &str) {
     let seen = call
         .ctx
         .memo
@@ -1064,7 +1063,7 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
             return Ok(None);
         };
         apply_rule(&mut state, &tenant, &policy_id, &rule);
-        report_health(call, &mut state, &tenant, &policy_id, &rule_id);
+        report_health(call, &tenant, &policy_id, &rule_id);
         Ok(Some((state, private)))
     }
 
@@ -1167,7 +1166,7 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
             planned.unknown_on_change();
             return Ok((planned, RulePlan { write: true }));
         };
-        let triggers_changed = *prior.common().rerun_triggers != config.rerun_triggers_value();
+        let triggers_changed = prior.rerun_triggers() != config.rerun_triggers();
         let update = rules::plan_update(
             dynamic_of(&prior),
             rule.expression(),
@@ -1246,7 +1245,7 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
                 S::WORKLOAD,
             ))));
         };
-        let triggers_changed = *prior.common().rerun_triggers != config.rerun_triggers_value();
+        let triggers_changed = prior.rerun_triggers() != config.rerun_triggers();
         let update = rules::plan_update(
             dynamic_of(&prior),
             rule.expression(),
@@ -1321,7 +1320,7 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
             apply_rule(&mut state, &tenant, &policy_id, &rule);
         }
         wait_for_completion(call, &mut state, target3, Operation::Update).await;
-        report_health(call, &mut state, &tenant, &policy_id, &rule_id);
+        report_health(call, &tenant, &policy_id, &rule_id);
         Ok((state, RulePlan::default()))
     }
 
@@ -1494,17 +1493,6 @@ fn rule_write_failed(e: GraphError, action: &str, target: (&str, &str, &str)) ->
         problem.detail
     );
     problem
-}
-
-/// `rerun_triggers` of a configuration as stored.
-trait Triggers {
-    fn rerun_triggers_value(&self) -> Value<BTreeMap<String, Value<String>>>;
-}
-
-impl<S: RuleState> Triggers for S {
-    fn rerun_triggers_value(&self) -> Value<BTreeMap<String, Value<String>>> {
-        self.clone().common().rerun_triggers.clone()
-    }
 }
 
 #[cfg(test)]
