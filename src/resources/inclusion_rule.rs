@@ -921,6 +921,54 @@ fn same_policy(a: &str, b: &str, tenant: &str) -> bool {
         && tenant_of(&a).eq_ignore_ascii_case(&tenant_of(&b))
 }
 
+/// The attributes whose change replaces an existing rule beyond the table's `replace` flags:
+/// another policy (or one being replaced, its id unknown), another tenant, and a new selection
+/// of a static rule (Graph cannot change it; one known only at apply may differ). A deferred
+/// rule (nothing in Graph) is never replaced (decision 4).
+fn replaced_attributes<S: RuleState>(prior: &S, planned: &S) -> Vec<&'static str> {
+    let (mut prior, mut planned) = (prior.clone(), planned.clone());
+    let Ok(Target {
+        tenant,
+        policy_id: Some(_),
+        rule_id: Some(_),
+    }) = target(&mut prior)
+    else {
+        return Vec::new();
+    };
+    let mut replace = Vec::new();
+    let dynamic = dynamic_of(&prior);
+    let wanted = wanted_expression(&planned);
+    let had = wanted_expression(&prior);
+    let selection_known = planned.selection_known();
+    let expression_set = !planned.common().expression.is_null();
+    let (p, n) = (prior.common(), planned.common());
+    match (&*p.policy_id, &*n.policy_id) {
+        (Value::Value(a), Value::Value(b)) if !same_policy(a, b, &tenant) => {
+            replace.push("policy_id")
+        }
+        (Value::Value(_), Value::Unknown) => replace.push("policy_id"),
+        _ => {}
+    }
+    if let (Value::Value(a), Value::Value(b)) = (&*p.tenant_id, &*n.tenant_id)
+        && !a.eq_ignore_ascii_case(b)
+    {
+        replace.push("tenant_id");
+    }
+    let selection_changes = if selection_known {
+        rules::needs_replacement(dynamic, had.as_deref(), wanted.as_deref())
+    } else {
+        !dynamic
+    };
+    if selection_changes {
+        replace.push(if expression_set {
+            "expression"
+        } else {
+            rules::selector_attributes(S::WORKLOAD)[0]
+        });
+    }
+    replace
+}
+
 #[async_trait]
 impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
     type State = S;
@@ -995,48 +1043,15 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         planned: &S,
         table: &[&'static str],
     ) -> Result<Vec<&'static str>, Problem> {
-        let (mut prior, mut planned) = (prior.clone(), planned.clone());
-        let Ok(Target {
+        let replace = replaced_attributes(prior, planned);
+        let mut prior = prior.clone();
+        if let Ok(Target {
             tenant,
             policy_id: Some(policy_id),
             rule_id: Some(rule_id),
         }) = target(&mut prior)
-        else {
-            // Deferred (no rule in Graph): every change is an in-place update (decision 4).
-            return Ok(Vec::new());
-        };
-        let mut replace = Vec::new();
-        let (p, n) = (prior.common(), planned.common());
-        let (old_policy, new_policy) = (p.policy_id.clone(), n.policy_id.clone());
-        match (&old_policy, &new_policy) {
-            (Value::Value(a), Value::Value(b)) if !same_policy(a, b, &tenant) => {
-                replace.push("policy_id")
-            }
-            // The policy is being replaced: its new id is known after apply.
-            (Value::Value(_), Value::Unknown) => replace.push("policy_id"),
-            _ => {}
-        }
-        if let (Value::Value(a), Value::Value(b)) = (&*p.tenant_id, &*n.tenant_id)
-            && !a.eq_ignore_ascii_case(b)
+            && (!replace.is_empty() || !table.is_empty())
         {
-            replace.push("tenant_id");
-        }
-        let wanted = wanted_expression(&planned);
-        let had = wanted_expression(&prior);
-        // A static rule cannot be changed: a selection known only at apply may differ, so it
-        // replaces the rule (a dynamic one is PATCHed at apply if it differs).
-        let unknown_static = !planned.selection_known() && !dynamic_of(&prior);
-        if unknown_static
-            || planned.selection_known()
-                && rules::needs_replacement(dynamic_of(&prior), had.as_deref(), wanted.as_deref())
-        {
-            replace.push(if planned.common().expression.is_null() {
-                rules::selector_attributes(S::WORKLOAD)[0]
-            } else {
-                "expression"
-            });
-        }
-        if !replace.is_empty() || !table.is_empty() {
             // The create planned next ignores this rule in the one-dynamic-rule check.
             call.ctx
                 .memo
@@ -1517,6 +1532,55 @@ mod tests {
         rule.id = guid(3);
         rule.status = Some(crate::graph::api::protection::ProtectionRuleStatus::Completed);
         rule
+    }
+
+    #[test]
+    fn replacement_only_for_an_existing_rule_moved_or_a_changed_static_one() {
+        let (t, p) = (guid(1), guid(2));
+        let mut prior = exchange(&[guid(10)]);
+        prior.auto_apply = Value::Value(true);
+        prior.id = Value::Value(format!("{t}/{p}/{}", guid(3)));
+        let mut planned = prior.clone();
+        assert!(replaced_attributes(&prior, &planned).is_empty());
+        planned.policy_id = Value::Value(p.to_uppercase());
+        assert!(
+            replaced_attributes(&prior, &planned).is_empty(),
+            "the same policy, another form"
+        );
+        planned.policy_id = Value::Unknown;
+        assert_eq!(
+            replaced_attributes(&prior, &planned),
+            ["policy_id"],
+            "the policy is replaced"
+        );
+        planned.policy_id = Value::Value(format!("{t}/{}", guid(4)));
+        assert_eq!(replaced_attributes(&prior, &planned), ["policy_id"]);
+        let mut groups = prior.clone();
+        groups.group_ids = set_value(vec![guid(11)]);
+        assert!(
+            replaced_attributes(&prior, &groups).is_empty(),
+            "dynamic: PATCH"
+        );
+        let (mut static_prior, mut static_groups) = (prior.clone(), groups.clone());
+        static_prior.auto_apply = Value::Value(false);
+        static_groups.auto_apply = Value::Value(false);
+        assert_eq!(
+            replaced_attributes(&static_prior, &static_groups),
+            ["group_ids"]
+        );
+        static_groups.group_ids = Value::Unknown;
+        assert_eq!(
+            replaced_attributes(&static_prior, &static_groups),
+            ["group_ids"],
+            "unknown: may differ"
+        );
+        let mut deferred = static_prior.clone();
+        deferred.id = Value::Null;
+        deferred.policy_id = Value::Null;
+        assert!(
+            replaced_attributes(&deferred, &static_groups).is_empty(),
+            "deferred: in place"
+        );
     }
 
     #[test]
