@@ -20,6 +20,7 @@ use crate::framework::{DataSourceAdapter, ProviderContext, ResourceAdapter, Shar
 use crate::graph::{GraphClient, GraphSettings, build_http_client};
 use crate::lifecycle::Problem;
 use crate::resources::billing_enablement::BillingEnablement;
+use crate::resources::inclusion_rule::{ExchangeRule, OneDriveRule, SharePointRule};
 use crate::resources::protection_policy::{ExchangePolicy, OneDrivePolicy, SharePointPolicy};
 use crate::resources::service_app::ServiceAppResource;
 
@@ -483,6 +484,27 @@ impl Provider for M365BackupProvider {
             "backup_notifications",
             Box::new(ResourceAdapter::new(
                 crate::resources::backup_notifications::BackupNotifications,
+                shared.clone(),
+            )),
+        );
+        add(
+            "onedrive_inclusion_rule",
+            Box::new(ResourceAdapter::new(
+                OneDriveRule::default(),
+                shared.clone(),
+            )),
+        );
+        add(
+            "exchange_inclusion_rule",
+            Box::new(ResourceAdapter::new(
+                ExchangeRule::default(),
+                shared.clone(),
+            )),
+        );
+        add(
+            "sharepoint_inclusion_rule",
+            Box::new(ResourceAdapter::new(
+                SharePointRule::default(),
                 shared.clone(),
             )),
         );

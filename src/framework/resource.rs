@@ -75,7 +75,8 @@ pub struct ImportId {
 
 impl ImportId {
     fn forms(&self) -> String {
-        let key = self.key;
+        // A key of several segments (`policyId/ruleId`) is written `<policyId>/<ruleId>`.
+        let key = self.key.replace('/', ">/<");
         if self.bare_key {
             format!("`<tenantId>/<{key}>`, or `<{key}>` in the provider's tenant")
         } else {
@@ -102,6 +103,26 @@ pub trait ManagedResource: Send + Sync + 'static {
     /// Configuration checks that need no Graph call (tenant GUIDs are checked by the adapter).
     fn validate(_config: &Self::State) -> Vec<Problem> {
         Vec::new()
+    }
+
+    /// The tenant another attribute names when `tenant_id` is null (a dependent's
+    /// `<tenantId>/<id>` reference): `Unknown` while that attribute is unknown, `Null` when it
+    /// names none (the provider's tenant applies).
+    fn referenced_tenant(_state: &Self::State) -> Value<String> {
+        Value::Null
+    }
+
+    /// Replacements the attribute table cannot express (a change that replaces the object only
+    /// in some states); `table` lists those the `replace` flags found. Also where a resource
+    /// notes, for the create planned next, which object is being replaced.
+    async fn plan_replacement(
+        &self,
+        _call: &mut Call,
+        _prior: &Self::State,
+        _planned: &Self::State,
+        _table: &[&'static str],
+    ) -> Result<Vec<&'static str>, Problem> {
+        Ok(Vec::new())
     }
 
     /// The object as Graph holds it now; `None` when it is gone.
@@ -201,8 +222,13 @@ impl<R: ManagedResource> ResourceAdapter<R> {
     }
 }
 
-/// Fills a null `tenant_id` with the provider's and checks a known one.
-fn default_tenant<S: Attributes>(state: &mut S, ctx: &ProviderContext) -> Result<(), Problem> {
+/// Fills a null `tenant_id` with the tenant another attribute names, else the provider's, and
+/// checks a known one.
+fn default_tenant<S: Attributes>(
+    state: &mut S,
+    referenced: Value<String>,
+    ctx: &ProviderContext,
+) -> Result<(), Problem> {
     let Some(field) = tenant_field(state) else {
         return Ok(());
     };
@@ -210,7 +236,11 @@ fn default_tenant<S: Attributes>(state: &mut S, ctx: &ProviderContext) -> Result
         Value::Unknown => Ok(()),
         Value::Value(t) => ctx.tenant_for(Some(t)).map(|_| ()),
         Value::Null => {
-            *field = Value::Value(ctx.tenant_for(None)?);
+            *field = match referenced {
+                Value::Value(t) => Value::Value(ctx.tenant_for(Some(&t))?),
+                Value::Unknown => Value::Unknown,
+                Value::Null => Value::Value(ctx.tenant_for(None)?),
+            };
             Ok(())
         }
     }
@@ -288,7 +318,8 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
             return None;
         }
         let mut planned = proposed;
-        let outcome = match default_tenant(&mut planned, &call.ctx) {
+        let referenced = R::referenced_tenant(&planned);
+        let outcome = match default_tenant(&mut planned, referenced, &call.ctx) {
             Ok(()) => {
                 planned.defaults_from_config(&config);
                 planned.unknown_on_create();
@@ -313,12 +344,34 @@ impl<R: ManagedResource> Resource for ResourceAdapter<R> {
             return None;
         }
         let mut planned = proposed;
-        if let Err(problem) = default_tenant(&mut planned, &call.ctx) {
+        let referenced = R::referenced_tenant(&planned);
+        let mut config_tenant = config.clone();
+        if !referenced.is_null()
+            && tenant_field(&mut config_tenant).is_some_and(|field| field.is_null())
+            && let Some(field) = tenant_field(&mut planned)
+        {
+            // Not configured: it follows the reference, not the prior state.
+            *field = Value::Null;
+        }
+        if let Err(problem) = default_tenant(&mut planned, referenced, &call.ctx) {
             return finish(call, diags, Err(problem));
         }
         planned.defaults_from_config(&config);
         planned.copy_computed_from(&prior);
-        let replaced = planned.replaced_since(&prior);
+        let mut replaced = planned.replaced_since(&prior);
+        match (self.resource)
+            .plan_replacement(&mut call, &prior, &planned, &replaced)
+            .await
+        {
+            Ok(more) => {
+                for name in more {
+                    if !replaced.contains(&name) {
+                        replaced.push(name);
+                    }
+                }
+            }
+            Err(problem) => return finish(call, diags, Err(problem)),
+        }
         if !replaced.is_empty() {
             // A different object: Terraform plans its creation separately.
             planned.unknown_on_create();
@@ -452,9 +505,17 @@ fn parse_import_id(
         None => return Err(invalid("The tenant is missing.".into())),
     };
     let tenant = ctx.tenant_for(tenant).map_err(|p| invalid(p.detail))?;
-    if !is_guid(key) {
+    // Each segment of a several-segment key is a GUID of its own.
+    let segments = form.key.split('/').count();
+    let parts: Vec<&str> = key.split('/').collect();
+    if parts.len() != segments || !parts.iter().all(|part| is_guid(part)) {
+        let shape = if segments == 1 {
+            "a GUID"
+        } else {
+            "GUIDs separated by /"
+        };
         return Err(invalid(format!(
-            "{key:?} is not {} (a GUID).",
+            "{key:?} is not {} ({shape}).",
             form.key_meaning
         )));
     }

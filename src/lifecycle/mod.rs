@@ -3,6 +3,7 @@
 //! unit- and property-tested; resources only translate.
 
 pub mod billing;
+pub mod inclusion_rule;
 pub mod notifications;
 pub mod problem;
 pub mod protection_policy;

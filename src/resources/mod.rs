@@ -4,6 +4,7 @@
 pub mod backup_notifications;
 pub mod billing_enablement;
 pub mod controller;
+pub mod inclusion_rule;
 pub mod protection_policy;
 pub mod service_app;
 pub mod service_status;

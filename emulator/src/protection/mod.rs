@@ -1504,8 +1504,9 @@ impl Protection {
         }
         self.rules[ri].due = None;
         if self.rules[ri].status == RuleStatus::DeleteRequested {
-            let rid = self.rules.remove(ri).id;
-            self.unprotect_rule_units(&rid, None, at, settings);
+            let rule = self.rules.remove(ri);
+            // Whoever asked for deleteAndUnprotect changed the units.
+            self.unprotect_rule_units(&rule.id, None, rule.stamp.modified_by, at, settings);
             return;
         }
         self.apply_rule(ri, at, settings);
@@ -1517,11 +1518,11 @@ impl Protection {
         &mut self,
         rid: &str,
         keep: Option<&std::collections::HashSet<String>>,
+        by: ActorRef,
         at: OffsetDateTime,
         settings: &Settings,
     ) {
         let mut remove = Vec::new();
-        let by = self.units.first().map_or(0, |u| u.stamp.modified_by);
         for (i, u) in self.units.iter_mut().enumerate() {
             if u.rule_id.as_deref() != Some(rid)
                 || keep.is_some_and(|k| k.contains(&key(&u.resource)))
@@ -1576,7 +1577,7 @@ impl Protection {
         }
         if r.dynamic {
             let keep: std::collections::HashSet<String> = selected.iter().map(|s| key(s)).collect();
-            self.unprotect_rule_units(&r.id, Some(&keep), at, settings);
+            self.unprotect_rule_units(&r.id, Some(&keep), by, at, settings);
         }
         for u in over {
             details.push(ErrorDetail {
@@ -1805,6 +1806,63 @@ mod tests {
         assert_eq!(s.delay(100), Duration::seconds(61));
         assert_eq!(s.delay(101), Duration::seconds(62));
         assert_eq!(s.delay(50_000), Duration::seconds(560));
+    }
+
+    #[test]
+    fn delete_and_unprotect_is_attributed_to_its_caller() {
+        let user = "00000000-0000-4000-8000-000000000001";
+        let group = "00000000-0000-4000-9000-000000000001";
+        let doc = DirectoryDoc {
+            users: vec![User {
+                id: user.into(),
+                email: None,
+                display_name: None,
+                mailbox: true,
+                drive: true,
+            }],
+            groups: vec![Group {
+                id: group.into(),
+                members: vec![user.into()],
+            }],
+            sites: Vec::new(),
+        };
+        let s = Settings::default();
+        let app = IdentitySet {
+            application: Some("app".into()),
+            ..IdentitySet::default()
+        };
+        let admin = IdentitySet {
+            user: Some("admin".into()),
+            ..IdentitySet::default()
+        };
+        let mut p = Protection::new();
+        p.directory = Directory::closed(doc);
+        let (pi, _) = p
+            .create_policy(
+                Workload::OneDrive,
+                Some("p"),
+                None,
+                Vec::new(),
+                &app,
+                T0,
+                &s,
+            )
+            .unwrap();
+        let expr = format!("(memberOf -any (group.id -in ['{group}']))");
+        let ri = p.create_rule(pi, &expr, true, &app, T0, &s).unwrap();
+        p.advance(T0 + Duration::hours(1), &s);
+        assert_eq!(p.units.len(), 1);
+        // The unit was last changed by the app that created the rule.
+        p.units[0].stamp.modified_by = p.actor(&app);
+        p.delete_and_unprotect(ri, &admin, T0 + Duration::hours(2), &s)
+            .unwrap();
+        p.advance(T0 + Duration::hours(3), &s);
+        assert!(p.rules.is_empty());
+        let by_admin = p.actor(&admin);
+        assert_eq!(
+            p.units[0].stamp.modified_by, by_admin,
+            "not the first unit's last actor"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Typed operations per entity set, on the generic verbs of [`super::GraphClient`]. Each file
 //! names its operations (for messages and logs), paths and models; nothing else.
 
+pub mod inclusion_rules;
 pub mod notifications;
 pub mod protection;
 pub mod protection_policies;
