@@ -84,6 +84,9 @@ resource "m365backup_sharepoint_protection_policy" "this" {
 resource "m365backup_exchange_inclusion_rule" "groups" {
   count = var.exchange_group_ids == null ? 0 : 1
 
+  # The tenant is named too: while the policy waits (deferred), policy_id
+  # is null and the rule must still know its tenant.
+  tenant_id = m365backup_service_app.this.tenant_id
   policy_id = m365backup_exchange_protection_policy.this[0].id
   group_ids = var.exchange_group_ids
 }
@@ -91,6 +94,9 @@ resource "m365backup_exchange_inclusion_rule" "groups" {
 resource "m365backup_onedrive_inclusion_rule" "groups" {
   count = var.onedrive_group_ids == null ? 0 : 1
 
+  # The tenant is named too: while the policy waits (deferred), policy_id
+  # is null and the rule must still know its tenant.
+  tenant_id = m365backup_service_app.this.tenant_id
   policy_id = m365backup_onedrive_protection_policy.this[0].id
   group_ids = var.onedrive_group_ids
 }
@@ -104,4 +110,7 @@ resource "m365backup_backup_notifications" "this" {
   enabled                              = true
   notify_on_restore_and_policy_updates = true
   recipient_emails                     = var.notification_emails
+
+  # Graph accepts the change once the backup service is enabled.
+  depends_on = [m365backup_billing_enablement.this]
 }
