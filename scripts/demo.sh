@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: builds the provider and the emulator, starts the emulator, and drives the
-# examples/emulator-quickstart configuration through real terraform: apply, a plan after a
-# simulated admin change, import, destroy. Each step says what it does and what happened.
+# examples/emulator-quickstart configuration through real terraform: apply, what is backed up
+# (policies, a group rule, notifications), a plan after a simulated admin change, import,
+# destroy. Each step says what it does and what happened.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -61,33 +62,78 @@ step "1. terraform apply: register the demo app, activate it, enable billing"
 tf apply -auto-approve -no-color
 note "The tenant had no controller, so the activation took effect at once."
 
-step "1b. Protect three mailboxes: an Exchange protection policy, in the same configuration"
+step "1b. What is backed up: three policies, a group rule and notification emails"
 # The emulator processes protection changes after a virtual delay; for the demo, at once.
 admin -X PUT "$M365BACKUP_EMULATOR_URL/_emulator/settings" -d '{"protect_seconds": 0, "protect_seconds_per_100": 0}' >/dev/null
-cat >protection.tf <<'TF'
+# A small directory: four people, three of them in the Staff group, and two sites.
+staff=5a7f0c1e-2b3d-4c5e-8f90-a1b2c3d4e5f6
+person() { printf '6f1d2c3b-4a59-4e87-9d6c-5b4a3f2e1d0%s' "$1"; }
+site() { printf 'contoso.sharepoint.com,0c1d2e3f-4a5b-4c6d-8e7f-90a1b2c3d4e%s,1d2e3f4a-5b6c-4d7e-8f90-a1b2c3d4e5f%s' "$1" "$1"; }
+directory() { # $1 = the Staff group's members, as JSON strings
+  cat <<JSON
+{"users": [$(for i in 1 2 3 4; do printf '{"id":"%s","mailbox":true,"drive":true},' "$(person "$i")"; done | sed 's/,$//')],
+ "groups": [{"id": "$staff", "members": [$1]}],
+ "sites": [{"id": "$(site 1)", "display_name": "Finance"}, {"id": "$(site 2)", "display_name": "Legal"}]}
+JSON
+}
+admin -X PUT "$M365BACKUP_EMULATOR_URL/_emulator/tenants/$ARM_TENANT_ID/directory" \
+  -d "$(directory "\"$(person 1)\",\"$(person 2)\",\"$(person 3)\"")" >/dev/null
+cat >protection.tf <<TF
+# Every Staff member's mailbox, now and as the group changes: a dynamic rule.
 resource "m365backup_exchange_protection_policy" "mail" {
-  tenant_id    = m365backup_service_app.this.tenant_id
-  display_name = "Executives' mailboxes"
-  mailbox_ids = [
-    "6f1d2c3b-4a59-4e87-9d6c-5b4a3f2e1d0c",
-    "7a2e3d4c-5b6a-4f98-8e7d-6c5b4a3f2e1d",
-    "8b3f4e5d-6c7b-4a09-9f8e-7d6c5b4a3f2e",
-  ]
+  tenant_id                  = m365backup_service_app.this.tenant_id
+  display_name               = "Staff mailboxes"
   allow_destroy_while_active = var.allow_unregister_while_active
-
-  depends_on = [m365backup_billing_enablement.this]
+  depends_on                 = [m365backup_billing_enablement.this]
 }
 
-output "mail_policy" {
+resource "m365backup_exchange_inclusion_rule" "staff" {
+  tenant_id = m365backup_service_app.this.tenant_id
+  policy_id = m365backup_exchange_protection_policy.mail.id
+  group_ids = ["$staff"]
+}
+
+# Exactly these OneDrives and sites: authoritative lists.
+resource "m365backup_onedrive_protection_policy" "drives" {
+  tenant_id                  = m365backup_service_app.this.tenant_id
+  display_name               = "Executives' OneDrives"
+  user_ids                   = ["$(person 1)"]
+  allow_destroy_while_active = var.allow_unregister_while_active
+  depends_on                 = [m365backup_billing_enablement.this]
+}
+
+resource "m365backup_sharepoint_protection_policy" "sites" {
+  tenant_id                  = m365backup_service_app.this.tenant_id
+  display_name               = "Finance site"
+  site_ids                   = ["$(site 1)"]
+  allow_destroy_while_active = var.allow_unregister_while_active
+  depends_on                 = [m365backup_billing_enablement.this]
+}
+
+resource "m365backup_backup_notifications" "this" {
+  tenant_id        = m365backup_service_app.this.tenant_id
+  enabled          = true
+  recipient_emails = ["backup-admins@contoso.com"]
+  depends_on       = [m365backup_billing_enablement.this]
+}
+
+output "protected" {
   value = {
-    status          = m365backup_exchange_protection_policy.mail.status
-    is_enabled      = m365backup_exchange_protection_policy.mail.is_enabled
-    mailboxes       = m365backup_exchange_protection_policy.mail.unit_count
+    mailboxes = m365backup_exchange_protection_policy.mail.protected_unit_count
+    onedrives = m365backup_onedrive_protection_policy.drives.protected_unit_count
+    sites     = m365backup_sharepoint_protection_policy.sites.protected_unit_count
   }
 }
 TF
 tf apply -auto-approve -no-color
-note "Created with its three mailboxes, then activated (activation always comes last)."
+note "Created, filled and activated (activation always comes last). The rule's mailboxes follow"
+note "the group; Graph adds them after the apply, so the counts above are the apply's snapshot."
+
+step "1c. Dana joins Staff: the rule protects her mailbox, with no change in any plan"
+admin -X PUT "$M365BACKUP_EMULATOR_URL/_emulator/tenants/$ARM_TENANT_ID/directory" \
+  -d "$(directory "\"$(person 1)\",\"$(person 2)\",\"$(person 3)\",\"$(person 4)\"")" >/dev/null
+tf apply -refresh-only -auto-approve -no-color
+note "Refresh shows the progress in the counts: Staff's four mailboxes are protected."
 
 step "2. A tenant admin hands the tenant to another backup app (effective in 8 days)"
 other_app=$(python3 -c 'import uuid; print(uuid.uuid4())')
