@@ -791,6 +791,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         key_meaning: "a protection policy ID",
         bare_key: true,
         note: "",
+        key_attribute: "policy_id",
+        id_has_key: true,
     };
 
     fn validate(config: &S) -> Vec<Problem> {
