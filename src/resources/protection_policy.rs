@@ -900,8 +900,10 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             WriteDecision::Proceed(n) => {
                 n.into_iter().for_each(|n| call.warn(notice(n)));
                 // Decision 3: apply records the create as deferred while another policy is active.
-                let other = other_active::<S>(call, &tenant).await?;
-                call.warn_all(other.map(notice));
+                if !call.ctx.gates.relies_on_planned_steps(&tenant) {
+                    let other = other_active::<S>(call, &tenant).await?;
+                    call.warn_all(other.map(notice));
+                }
             }
             WriteDecision::Defer { notice: n, .. } | WriteDecision::WarnOnly(n) => {
                 call.warn(notice(n))
@@ -932,7 +934,9 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             ) {
                 WriteDecision::Proceed(n) => {
                     n.into_iter().for_each(|n| call.warn(notice(n)));
-                    if let Some(n) = other_active::<S>(call, &tenant).await? {
+                    if !call.ctx.gates.relies_on_planned_steps(&tenant)
+                        && let Some(n) = other_active::<S>(call, &tenant).await?
+                    {
                         call.warn(notice(n));
                         return Ok((planned, nothing));
                     }
