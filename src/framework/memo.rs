@@ -1,6 +1,8 @@
 //! Per-process memory of Graph reads that several calls of one run need (binding decision 9:
 //! one listing per policy per process, shared by the refresh, the plan and the apply). Writes
-//! forget what they change, so a read after a write always asks Graph again.
+//! forget what they change, so a read after a write always asks Graph again. It also holds
+//! claims that one run's plans make against each other (decision 3: one active policy per
+//! workload and tenant in a configuration).
 
 use std::any::Any;
 use std::collections::HashMap;
