@@ -863,7 +863,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let Some((policy, units)) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
             return Ok(None);
         };
-        let jobs_may_run = state.common().pending_job_count.as_option() > Some(0);
+        let jobs_may_run = state.common().pending_job_count.as_option() != Some(0);
         apply_policy(&mut state, &tenant, &policy, &units);
         count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await?;
         let managed = ManagedSet::from_units(&units);
@@ -1108,7 +1108,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         );
         let prior_active = prior.common().active.as_option();
         let (plan, name) = plan_writes(call, config, ids.as_deref(), seen, prior_active).await?;
-        let jobs_may_run = prior.common().pending_job_count.as_option() > Some(0)
+        let jobs_may_run = prior.common().pending_job_count.as_option() != Some(0)
             || (plan.writes(workload).iter()).any(|w| matches!(w, PolicyWrite::BulkJob(_)));
         let mut failures = Vec::new();
         stop::listen();
@@ -1327,8 +1327,8 @@ async fn wait_until_inactive(
 }
 
 /// Decision 9's computed `pending_job_count`: the policy's running bulk addition jobs. Graph is
-/// asked only when one may run (a write started one, or the last count was not 0); otherwise
-/// the count is 0.
+/// asked only when one may run (a write started one, or the last count is not a known 0: an
+/// interrupted write or an import leaves it null); otherwise the count is 0.
 async fn count_jobs<S: PolicyState>(
     call: &Call,
     state: &mut S,
