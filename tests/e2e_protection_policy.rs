@@ -495,6 +495,11 @@ fn a_wait_that_runs_out_warns_and_a_plan_while_the_bulk_job_runs_adds_nothing_tw
         let jobs = protection(env, &tenant)["bulkAdditionJobs"].clone();
         assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
         assert_eq!(jobs[0]["status"], "active", "the job still runs: {jobs}");
+        assert_eq!(
+            policy_state(env)["pending_job_count"],
+            1,
+            "the running job is counted"
+        );
         env.admin.reset_requests();
         env.plan()
             .expect_code(0, "the running job's inputs count as present");
@@ -504,5 +509,223 @@ fn a_wait_that_runs_out_warns_and_a_plan_while_the_bulk_job_runs_adds_nothing_tw
         let policy_id = policy_state(env)["policy_id"].as_str().unwrap().to_string();
         assert_eq!(units_of(env, &tenant, &policy_id), 600);
         assert_eq!(posts_to(env, "mailboxProtectionUnitsBulkAdditionJobs"), 0);
+        env.tf(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
+            .expect_code(0, "refresh");
+        assert_eq!(
+            policy_state(env)["pending_job_count"],
+            0,
+            "counted until it ended"
+        );
+    });
+}
+
+/// An Exchange policy resource block named `name` (for a second policy in one configuration).
+fn extra_policy(tenant: &str, name: &str, display_name: &str) -> String {
+    format!(
+        "\nresource \"m365backup_exchange_protection_policy\" \"{name}\" {{\n  tenant_id    = \"{tenant}\"\n  display_name = \"{display_name}\"\n  mailbox_ids  = []\n  depends_on   = [m365backup_billing_enablement.this]\n}}\n"
+    )
+}
+
+/// How many live units each mailbox has in the policy (a duplicate shows as 2).
+fn units_per_mailbox(env: &Env, tenant: &str, policy_id: &str) -> Vec<(String, usize)> {
+    let held = protection(env, tenant);
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for unit in held["units"].as_array().into_iter().flatten() {
+        if unit["policyId"] == policy_id && unit["removed"] != true {
+            let resource = unit["resource"].as_str().unwrap_or_default().to_lowercase();
+            *counts.entry(resource).or_default() += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+#[test]
+fn an_empty_policy_then_retention_a_lost_patch_answer_and_two_active_policies_in_one_configuration()
+{
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let policy = |ids: &[String], extra: &str| {
+            format!(
+                "  display_name = \"Mail\"\n  mailbox_ids  = {}\n{extra}",
+                hcl_set(ids)
+            )
+        };
+        env.write_config(&tenant_config(&tenant, "", &policy(&[], "")));
+        env.apply().expect_code(0, "a policy with 0 units");
+        let state = policy_state(env);
+        let policy_id = state["policy_id"].as_str().expect("created").to_string();
+        assert_eq!(state["unit_count"], 0);
+        assert_eq!(state["pending_job_count"], 0);
+        assert_eq!(state["mailbox_ids"], json!([]), "managed, and empty");
+        let held = protection(env, &tenant)["policies"][0].clone();
+        assert_eq!(
+            held["isEnabled"], true,
+            "an empty policy is activated: {held}"
+        );
+        env.plan().expect_code(0, "clean after the empty create");
+
+        // Retention: the plan warns, apply sends it, the next plan is clean.
+        let longer = policy(&[], "  retention_period = \"P730D\"\n");
+        env.write_config(&tenant_config(&tenant, "", &longer));
+        env.plan()
+            .expect_code(2, "the retention change is planned")
+            .expect_contains("Retention of policy", "the plan warns")
+            .expect_contains("grows the backup storage", "says what lengthening costs");
+        env.admin.reset_requests();
+        env.apply().expect_code(0, "retention applied");
+        let patches = env.admin.requests();
+        assert!(
+            patches.iter().any(|r| r["method"] == "PATCH"),
+            "apply sent the retention: {patches:?}"
+        );
+        let held = protection(env, &tenant)["policies"][0].clone();
+        assert_eq!(held["retentionPeriod"], "P730D", "{held}");
+        assert_eq!(policy_state(env)["retention_period"], "P730D");
+        env.plan()
+            .expect_code(0, "clean after the retention change");
+
+        // The answer to a unit PATCH is lost after Graph applied it.
+        let three = ids(3, 0xC000);
+        env.write_config(&tenant_config(
+            &tenant,
+            "",
+            &policy(&three, "  retention_period = \"P730D\"\n"),
+        ));
+        env.admin.fault(json!({
+            "method": "PATCH",
+            "path_prefix": format!("/v1.0/solutions/backupRestore/exchangeProtectionPolicies/{policy_id}"),
+            "drop": "after",
+            "count": 1
+        }));
+        env.admin.reset_requests();
+        let first = env.apply();
+        let requests = env.admin.requests();
+        assert!(
+            requests
+                .iter()
+                .any(|r| r["method"] == "PATCH" && !r["fault"].is_null()),
+            "the fault hit the unit PATCH: {requests:?}"
+        );
+        if first.code != 0 {
+            env.apply().expect_code(0, "the next apply converges");
+        }
+        let expected: Vec<(String, usize)> = {
+            let mut ids: Vec<String> = three.iter().map(|id| id.to_lowercase()).collect();
+            ids.sort();
+            ids.into_iter().map(|id| (id, 1)).collect()
+        };
+        assert_eq!(
+            units_per_mailbox(env, &tenant, &policy_id),
+            expected,
+            "each mailbox once, no duplicate unit"
+        );
+        env.plan().expect_code(0, "clean after the lost answer");
+
+        // Two active policies of one workload in one configuration: a plan-time error.
+        let mut two = tenant_config(
+            &tenant,
+            "",
+            &policy(&three, "  retention_period = \"P730D\"\n"),
+        );
+        two.push_str(&extra_policy(&tenant, "second", "Mail 2"));
+        env.write_config(&two);
+        env.plan()
+            .expect_code(1, "two active policies of one workload")
+            .expect_contains(
+                "Two active exchange protection policies",
+                "the error says what",
+            )
+            .expect_contains("Mail 2", "and names the policies");
+        assert_eq!(
+            protection(env, &tenant)["policies"]
+                .as_array()
+                .map(Vec::len),
+            Some(1),
+            "nothing was created"
+        );
+    });
+}
+
+#[test]
+fn another_active_policy_made_outside_terraform_defers_the_create_until_it_is_inactive() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let as_admin = |method: &str, path: String, body: Value| {
+            env.admin.post(
+                &format!("/_emulator/tenants/{tenant}/as-admin"),
+                json!({ "method": method, "path": path, "body": body }),
+            )
+        };
+        let other = as_admin(
+            "POST",
+            "/solutions/backupRestore/exchangeProtectionPolicies".into(),
+            json!({ "displayName": "Admin mail" }),
+        );
+        let other_id = other["id"]
+            .as_str()
+            .expect("created by the admin")
+            .to_string();
+        as_admin(
+            "POST",
+            format!("/solutions/backupRestore/protectionPolicies/{other_id}/activate"),
+            json!({}),
+        );
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&ids(2, 0xD000))
+        );
+        env.write_config(&tenant_config(&tenant, "", &body));
+        env.apply()
+            .expect_code(0, "another active policy is a deferral, not an error")
+            .expect_contains("\"Admin mail\"", "the warning names the other policy")
+            .expect_contains(&format!("{tenant}/{other_id}"), "and how to import it");
+        let state = policy_state(env);
+        assert_eq!(state["policy_id"], Value::Null, "deferred: {state}");
+        let reason = state["deferred_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("Admin mail"), "{reason}");
+        assert_eq!(
+            protection(env, &tenant)["policies"]
+                .as_array()
+                .map(Vec::len),
+            Some(1),
+            "no second policy"
+        );
+        env.plan()
+            .expect_code(0, "still held: no change proposed")
+            .expect_contains("\"Admin mail\"", "the plan says why");
+
+        as_admin(
+            "POST",
+            format!("/solutions/backupRestore/protectionPolicies/{other_id}/deactivate"),
+            json!({}),
+        );
+        env.plan()
+            .expect_code(2, "the create is proposed once the other is inactive");
+        env.apply().expect_code(0, "created");
+        let state = policy_state(env);
+        assert!(state["policy_id"].is_string(), "{state}");
+        assert_eq!(state["deferred_reason"], Value::Null);
+        env.plan().expect_code(0, "clean");
+    });
+}
+
+#[test]
+fn a_file_backed_set_of_20000_mailboxes_is_created_and_the_next_plan_is_clean() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let all = ids(20_000, 0x10_0000);
+        std::fs::write(env.work_dir().join("mailboxes.txt"), all.join("\n")).unwrap();
+        let body = "  display_name        = \"Mail\"\n  mailbox_ids_file    = \"mailboxes.txt\"\n  wait_for_completion = true\n";
+        env.write_config(&tenant_config(&tenant, "", body));
+        env.apply().expect_code(0, "20,000 mailboxes from a file");
+        let state = policy_state(env);
+        let policy_id = state["policy_id"].as_str().expect("created").to_string();
+        assert_eq!(state["unit_count"], 20_000, "{state}");
+        assert_eq!(state["pending_job_count"], 0, "waited for the job");
+        assert_eq!(units_of(env, &tenant, &policy_id), 20_000);
+        env.plan().expect_code(0, "clean after the create");
     });
 }

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use tf_provider::value::Value;
 
-use crate::framework::values::{text, timestamp};
 use crate::framework::{Call, ReadOnlySource};
 use crate::lifecycle::Problem;
+use crate::resources::service_app_values::AppValues;
 
 crate::attributes! {
     /// One registered serviceApp.
@@ -43,17 +43,16 @@ impl ReadOnlySource for ServiceAppsDataSource {
         let apps = call.ctx.graph.list_service_apps(&tenant).await?;
         let items = apps
             .into_iter()
-            .map(|app| ServiceAppItem {
-                application_id: Value::Value(
-                    app.application
-                        .and_then(|a| a.id)
-                        .unwrap_or_else(|| app.id.clone()),
-                ),
-                id: Value::Value(app.id),
-                status: text(app.status),
-                effective_date_time: timestamp(app.effective_date_time.as_deref()),
-                registration_date_time: timestamp(app.registration_date_time.as_deref()),
-                last_modified_date_time: timestamp(app.last_modified_date_time.as_deref()),
+            .map(|app| {
+                let values = AppValues::from(&app);
+                ServiceAppItem {
+                    id: values.id,
+                    application_id: values.application_id,
+                    status: values.status,
+                    effective_date_time: values.effective_date_time,
+                    registration_date_time: values.registration_date_time,
+                    last_modified_date_time: values.last_modified_date_time,
+                }
             })
             .collect();
         Ok(ServiceAppsData {

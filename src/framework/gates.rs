@@ -80,6 +80,13 @@ impl TenantGates {
         step(planned.entry(tenant.to_ascii_lowercase()).or_default());
     }
 
+    /// Whether a step planned in this process (not yet done in Graph) is part of what lets
+    /// `tenant`'s writes go ahead: reads that need our app in place wait for apply then.
+    pub fn relies_on_planned_steps(&self, tenant: &str) -> bool {
+        let steps = self.planned_steps(tenant);
+        steps.app_activation || steps.billing_enable
+    }
+
     fn planned_steps(&self, tenant: &str) -> PlannedSteps {
         let planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
         planned

@@ -40,6 +40,11 @@ impl Call {
         self.warnings.push(problem.as_warning());
     }
 
+    /// Records every warning of a decision (an `Option` or a list).
+    pub fn warn_all(&mut self, problems: impl IntoIterator<Item = Problem>) {
+        problems.into_iter().for_each(|problem| self.warn(problem));
+    }
+
     pub(super) fn flush(self, diags: &mut Diagnostics) {
         for warning in &self.warnings {
             report(diags, warning);
@@ -71,6 +76,10 @@ pub struct ImportId {
     pub bare_key: bool,
     /// Why the id has this shape, when that is not obvious.
     pub note: &'static str,
+    /// The attribute the default import stores the key in.
+    pub key_attribute: &'static str,
+    /// Whether the `id` attribute is `<tenantId>/<key>` (else `tenant_id` alone).
+    pub id_has_key: bool,
 }
 
 impl ImportId {
@@ -184,13 +193,44 @@ pub trait ManagedResource: Send + Sync + 'static {
         private: Self::Private,
     ) -> Result<(), Problem>;
 
-    /// The state to read next, from a parsed import id (tenant and key are checked GUIDs).
+    /// The state to read next, from a parsed import id (tenant and key are checked GUIDs). By
+    /// default the one [`imported_state`] builds from [`ManagedResource::IMPORT`]; a resource
+    /// that checks the object first calls that after its check.
     async fn import(
         &self,
-        call: &mut Call,
+        _call: &mut Call,
         tenant: String,
         key: String,
-    ) -> Planned<Self::State, Self::Private>;
+    ) -> Planned<Self::State, Self::Private> {
+        let state = imported_state(&Self::IMPORT, tenant, key);
+        Ok((state, Self::Private::default()))
+    }
+}
+
+/// The state an import hands to the read that follows: `tenant_id`, the key in its attribute,
+/// `id`, and the defaults; the read fills the rest from Graph.
+pub fn imported_state<S: Attributes>(form: &ImportId, tenant: String, key: String) -> S {
+    let mut state = S::default();
+    set_text(&mut state, "tenant_id", tenant);
+    set_text(&mut state, form.key_attribute, key.clone());
+    let tenant = tenant_field(&mut state).and_then(|t| t.as_ref_option().cloned());
+    let tenant = tenant.unwrap_or_default();
+    let id = match form.id_has_key {
+        true => format!("{tenant}/{key}"),
+        false => tenant,
+    };
+    set_text(&mut state, "id", id);
+    state.fill_defaults();
+    state
+}
+
+/// Sets a string attribute by name (the table must have it).
+fn set_text<S: Attributes>(state: &mut S, name: &str, value: String) {
+    let field = state.field_mut(name).and_then(|f| f.downcast_mut());
+    debug_assert!(field.is_some(), "no string attribute {name}");
+    if let Some(field) = field {
+        *field = Value::Value(value);
+    }
 }
 
 /// Implements tf-provider's `Resource` for a [`ManagedResource`].
@@ -520,4 +560,47 @@ fn parse_import_id(
         )));
     }
     Ok((tenant, key.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::attributes! {
+        struct Imported {
+            tenant_id: String => OptionalComputed, "Tenant.";
+            owner: String => Required, "Key.";
+            on: bool => OptionalComputed, "Flag.", default = true;
+            id: String => Computed, "ID.";
+            status: String => Computed, "Filled by read.";
+        }
+    }
+
+    const FORM: ImportId = ImportId {
+        key: "ownerId",
+        key_meaning: "an owner ID",
+        bare_key: true,
+        note: "",
+        key_attribute: "owner",
+        id_has_key: true,
+    };
+
+    #[test]
+    fn imported_state_has_tenant_key_id_and_defaults_only() {
+        let state: Imported = imported_state(&FORM, "t".into(), "k".into());
+        let v = |s: &str| Value::Value(s.to_string());
+        assert_eq!(state.tenant_id, v("t"));
+        assert_eq!(state.owner, v("k"));
+        assert_eq!(state.id, v("t/k"));
+        assert_eq!(state.on, Value::Value(true));
+        assert_eq!(state.status, Value::Null);
+        // The key may be the tenant itself: `id` follows the tenant it names.
+        let form = ImportId {
+            key_attribute: "tenant_id",
+            id_has_key: false,
+            ..FORM
+        };
+        let state: Imported = imported_state(&form, "t".into(), "k".into());
+        assert_eq!((state.tenant_id, state.id), (v("k"), v("k")));
+    }
 }

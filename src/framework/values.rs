@@ -30,3 +30,8 @@ pub fn known<'v>(
         )
     })
 }
+
+/// A string attribute as `Option<&str>` (null and unknown are `None`).
+pub fn opt_str(value: &Value<String>) -> Option<&str> {
+    value.as_ref_option().map(String::as_str)
+}

@@ -2,9 +2,61 @@
 //! by our app leaves behind (drift), whether our app may enable now (readiness), and what a
 //! plan proposes and tells the user. Graph has no disable call, so the only write is `enable`.
 
+use serde::{Deserialize, Serialize};
+
 use super::problem::Problem;
 use super::service_app::AppStatus;
-use crate::graph::{BackupServiceStatus, GraphError, ServiceStatus};
+use crate::graph::{BackupServiceStatus, GraphError, ServiceApp, ServiceStatus};
+use crate::ids::is_guid;
+use crate::timefmt::canonical_text;
+
+/// Kept in Terraform's private state: who last enabled billing (Graph's
+/// `lastModifiedBy.application.id`), and whether the plan decided to call enable. Fields at
+/// their default are left out of the encoding.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct BillingPrivate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_enabled_by_app: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enable: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
+impl BillingPrivate {
+    /// What a read or an enable records: who enabled billing last; no enable planned.
+    pub fn enabled_by(app: Option<String>) -> Self {
+        BillingPrivate {
+            last_enabled_by_app: app,
+            enable: false,
+        }
+    }
+
+    /// A plan that calls enable.
+    pub fn to_enable() -> Self {
+        BillingPrivate {
+            last_enabled_by_app: None,
+            enable: true,
+        }
+    }
+}
+
+/// Configuration errors in `app_owner_tenant_id`, found without a Graph call.
+pub fn check_owner_tenant(owner: Option<&str>) -> Vec<Problem> {
+    match owner {
+        Some(v) if !is_guid(v) => vec![Problem::new(
+            Some("app_owner_tenant_id"),
+            "Invalid app_owner_tenant_id",
+            format!(
+                "app_owner_tenant_id {v:?} is not a tenant ID (a GUID such as \
+                 00000000-0000-0000-0000-000000000000)."
+            ),
+        )],
+        _ => vec![],
+    }
+}
 
 /// The tenant's serviceStatus as last recorded in state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -77,6 +129,13 @@ pub fn readiness(
     }
 }
 
+/// Readiness from our serviceApp as Graph holds it (`None`: not registered).
+pub fn app_readiness(app: Option<&ServiceApp>, client: &str, tenant: &str) -> Readiness {
+    let status = app.and_then(|a| a.status.as_ref());
+    let effective = app.and_then(|a| a.effective_date_time.as_deref());
+    readiness(status, effective.map(canonical_text), client, tenant)
+}
+
 /// The warning while our app waits for its effective date.
 pub fn deferred_warning(tenant: &str, effective: Option<&str>) -> Problem {
     Problem::warning(
@@ -119,6 +178,38 @@ pub struct BillingPlan {
 /// Whether a plan must look at our app before deciding: only when something asks for an enable.
 pub fn needs_readiness(asked: bool, drift: Option<&str>) -> bool {
     asked || drift.is_some()
+}
+
+/// What asks a plan of an existing enablement to enable again: the configuration (`asked`, the
+/// owner tenant or triggers changed) or a drift of the `recorded` status from what an enable by
+/// our app (`client_id`) leaves behind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnableRequest {
+    pub asked: bool,
+    pub drift: Option<String>,
+}
+
+/// The request, `None` when nothing asks for an enable (the plan then needs no Graph call).
+pub fn enable_request(
+    asked: bool,
+    recorded: ServiceSnapshot<'_>,
+    last_enabled_by_app: Option<&str>,
+    client_id: &str,
+) -> Option<EnableRequest> {
+    let drift = drift_reason(recorded, last_enabled_by_app, client_id);
+    needs_readiness(asked, drift.as_deref()).then_some(EnableRequest { asked, drift })
+}
+
+impl EnableRequest {
+    /// The plan, once our app's readiness is known (see [`plan_update`]).
+    pub fn plan(
+        self,
+        tenant: &str,
+        recorded: ServiceSnapshot<'_>,
+        ready: Readiness,
+    ) -> BillingPlan {
+        plan_update(tenant, self.asked, self.drift, recorded, ready)
+    }
 }
 
 /// The plan for an existing enablement: `asked` when the configuration changed (owner tenant or
@@ -340,5 +431,57 @@ mod tests {
                 prop_assert!(plan.warning.is_none());
             }
         }
+    }
+
+    #[test]
+    fn private_state_keeps_only_what_is_set() {
+        let steady = BillingPrivate::enabled_by(Some(ME.into()));
+        let bytes = rmp_serde::to_vec_named(&steady).unwrap();
+        assert!(!bytes.windows(7).any(|w| w == b"\xa6enable"));
+        let back: BillingPrivate = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back, steady);
+        let empty = rmp_serde::to_vec_named(&BillingPrivate::default()).unwrap();
+        assert_eq!(empty, [0x80]);
+    }
+
+    #[test]
+    fn owner_tenant_must_be_a_guid() {
+        assert!(check_owner_tenant(Some(TENANT)).is_empty());
+        assert!(check_owner_tenant(None).is_empty());
+        let problems = check_owner_tenant(Some("contoso"));
+        assert_eq!(problems[0].attribute, Some("app_owner_tenant_id"));
+        assert!(
+            problems[0]
+                .detail
+                .contains("\"contoso\" is not a tenant ID")
+        );
+    }
+
+    #[test]
+    fn readiness_of_an_app_uses_its_canonical_date() {
+        let app = ServiceApp {
+            id: ME.into(),
+            status: Some(AppStatus::PendingActive),
+            effective_date_time: Some("2030-01-01T00:00:00.0000000Z".into()),
+            ..Default::default()
+        };
+        let effective = Some("2030-01-01T00:00:00Z".to_string());
+        let deferred = Readiness::Deferred { effective };
+        assert_eq!(app_readiness(Some(&app), ME, TENANT), deferred);
+        let unregistered = app_readiness(None, ME, TENANT);
+        assert!(matches!(unregistered, Readiness::NotActive(_)));
+    }
+
+    #[test]
+    fn only_a_change_or_a_drift_asks_for_an_enable() {
+        let steady = snap("enabled", "thirdparty");
+        assert_eq!(enable_request(false, steady, Some(ME), ME), None);
+        let asked = enable_request(true, steady, Some(ME), ME).unwrap();
+        assert_eq!((asked.asked, asked.drift), (true, None));
+        let drifted = enable_request(false, snap("disabled", "thirdparty"), Some(ME), ME);
+        let plan = drifted.unwrap().plan(TENANT, steady, Readiness::Ready);
+        assert!(plan.enable);
+        assert_eq!(plan.warning.unwrap().summary, "Billing enablement drifted");
+        assert!(BillingPrivate::to_enable().enable);
     }
 }

@@ -31,6 +31,20 @@ impl AppStatus {
     pub fn controls(&self) -> bool {
         matches!(self, Self::Active | Self::PendingInactive)
     }
+
+    /// `pendingActive` or `active`: an activation of the app was accepted and stands.
+    pub fn activation_accepted(&self) -> bool {
+        matches!(self, Self::PendingActive | Self::Active)
+    }
+}
+
+/// Whether an activation by Terraform was accepted (Graph's `status`, else what state
+/// `recorded`): from then on a cancellation or takeover is the customer's decision.
+pub fn activation_requested(status: Option<&AppStatus>, recorded: Option<bool>) -> bool {
+    match status {
+        Some(s) if s.activation_accepted() || *s == AppStatus::PendingInactive => true,
+        _ => recorded.unwrap_or(false),
+    }
 }
 
 /// Which tenant and app a message is about.
@@ -377,6 +391,27 @@ pub fn plan_create(
     }
 }
 
+impl CreatePlan {
+    /// What the plan carries to apply (the date came through `attribute`), and the warning to
+    /// show now: the deferral is also repeated when apply registers the app.
+    pub fn into_action(self, attribute: Option<&'static str>) -> (PlannedAction, Option<Problem>) {
+        match self {
+            CreatePlan::RegisterOnly => (PlannedAction::default(), None),
+            CreatePlan::RegisterAndActivate(date) => {
+                (PlannedAction::activate(date, attribute), None)
+            }
+            CreatePlan::RegisterAndWait(warning) => {
+                let deferred = Some(Deferral::from(&warning));
+                let action = PlannedAction {
+                    deferred,
+                    ..Default::default()
+                };
+                (action, Some(warning))
+            }
+        }
+    }
+}
+
 /// The deferral while another app's change is pending (Graph refuses ours meanwhile).
 pub fn waiting_for_pending(pending: &Controller, subject: Subject<'_>) -> Problem {
     Problem::warning(
@@ -689,11 +724,51 @@ pub fn unregistered_warning(subject: Subject<'_>) -> Problem {
     )
 }
 
+/// What a read that finds no serviceApp means, from the `recorded` status: the warning when the
+/// app was pending or active (someone unregistered it; Terraform keeps it as `unregistered`),
+/// `None` when it is simply gone (never activated: Terraform plans it again).
+pub fn unregistered_outside(recorded: Option<&str>, subject: Subject<'_>) -> Option<Problem> {
+    let status = AppStatus::parse(recorded?);
+    (status != AppStatus::Inactive).then(|| unregistered_warning(subject))
+}
+
 /// What destroy does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DestroyDecision {
     Unregister { warning: Option<Problem> },
     Refuse(Problem),
+}
+
+impl DestroyDecision {
+    /// The refusal as an error, else the warning to show once the app is unregistered.
+    pub fn into_result(self) -> Result<Option<Problem>, Problem> {
+        match self {
+            DestroyDecision::Refuse(problem) => Err(problem),
+            DestroyDecision::Unregister { warning } => Ok(warning),
+        }
+    }
+
+    /// As [`DestroyDecision::into_result`], for the plan: the warning announces the unregistering
+    /// (apply reports its result).
+    pub fn for_plan(self) -> Result<Option<Problem>, Problem> {
+        let warning = self.into_result()?;
+        Ok(warning.map(|mut w| {
+            w.summary = "This plan unregisters the active Backup Storage controller".into();
+            w
+        }))
+    }
+}
+
+/// The import error when the tenant has no such serviceApp.
+pub fn not_registered_for_import(tenant: &str, app_id: &str) -> Problem {
+    Problem::error(
+        "Cannot import serviceApp",
+        format!(
+            "serviceApp {app_id} is not registered in tenant {tenant} (the tenant searched: the \
+             one in the import ID, else the provider's tenant_id or ARM_TENANT_ID). Import with \
+             `<tenantId>/<serviceAppId>` to name the tenant."
+        ),
+    )
 }
 
 /// Appended to destroy refusals: Terraform before 1.3 never asks the provider at plan time, so
@@ -890,6 +965,12 @@ impl PlannedAction {
             date_attribute: attribute.map(str::to_string),
             deferred: None,
         }
+    }
+
+    /// Whether the plan activates at once (later plans in the process count the tenant's
+    /// controller as active).
+    pub fn activates_now(&self) -> bool {
+        self.activate && self.activate_at.is_none()
     }
 
     /// The record of an update decision.
@@ -1473,5 +1554,72 @@ mod tests {
         let now = PlannedAction::activate(ActivationDate::Now, None);
         assert_eq!(now.date_for_apply(NOW).unwrap(), Some(canonical(NOW)));
         assert_eq!(PlannedAction::default().date_for_apply(NOW).unwrap(), None);
+    }
+
+    #[test]
+    fn create_plans_carry_the_date_and_the_deferral_to_apply() {
+        let (now, warning) = CreatePlan::RegisterAndActivate(ActivationDate::Now).into_action(None);
+        assert!(now.activates_now() && warning.is_none());
+        let at = ActivationDate::At(NOW + Duration::days(8));
+        let (later, _) = CreatePlan::RegisterAndActivate(at).into_action(Some("effective_after"));
+        assert!(later.activate && !later.activates_now());
+        assert_eq!(later.date_attribute.as_deref(), Some("effective_after"));
+        let wait = waiting_for_pending(&first_party(), SUBJECT);
+        let (action, warning) = CreatePlan::RegisterAndWait(wait.clone()).into_action(None);
+        assert_eq!(warning, Some(wait.clone()));
+        assert!(!action.activate);
+        assert_eq!(action.deferred.unwrap().warning(), wait.as_warning());
+        let (register, warning) = CreatePlan::RegisterOnly.into_action(None);
+        assert_eq!((register, warning), (PlannedAction::default(), None));
+    }
+
+    #[test]
+    fn destroy_plans_announce_and_applies_report() {
+        let allowed = |allow| decide_destroy(&AppStatus::Active, allow, None, SUBJECT, NOW);
+        let plan = allowed(true).for_plan().unwrap().unwrap();
+        assert_eq!(
+            plan.summary,
+            "This plan unregisters the active Backup Storage controller"
+        );
+        let apply = allowed(true).into_result().unwrap().unwrap();
+        assert_eq!(
+            apply.summary,
+            "Unregistered the active Backup Storage controller"
+        );
+        assert_eq!(plan.detail, apply.detail);
+        assert!(allowed(false).for_plan().is_err());
+        let inactive = decide_destroy(&AppStatus::Inactive, false, None, SUBJECT, NOW);
+        assert_eq!(inactive.into_result(), Ok(None));
+    }
+
+    #[test]
+    fn import_error_names_the_tenant_and_the_id_form() {
+        let p = not_registered_for_import(SUBJECT.tenant_id, SUBJECT.app_id);
+        assert!(!p.is_warning());
+        assert!(p.detail.contains(SUBJECT.tenant_id) && p.detail.contains(SUBJECT.app_id));
+        assert!(p.detail.contains("searched: the one in the import ID"));
+    }
+
+    #[test]
+    fn a_vanished_app_is_kept_only_after_an_activation() {
+        let kept = |s| unregistered_outside(s, SUBJECT);
+        assert_eq!(kept(None), None);
+        assert_eq!(kept(Some("inactive")), None);
+        for status in ["pendingActive", "active", "pendingInactive", UNREGISTERED] {
+            let warning = kept(Some(status)).expect("kept with a warning");
+            assert!(warning.is_warning() && warning.detail.contains(SUBJECT.app_id));
+        }
+    }
+
+    #[test]
+    fn an_accepted_activation_is_remembered() {
+        let requested = activation_requested;
+        assert!(requested(Some(&AppStatus::PendingActive), Some(false)));
+        assert!(requested(Some(&AppStatus::PendingInactive), None));
+        assert!(!requested(Some(&AppStatus::Inactive), None));
+        assert!(requested(Some(&AppStatus::Inactive), Some(true)));
+        assert!(!requested(None, Some(false)));
+        assert!(AppStatus::Active.activation_accepted());
+        assert!(!AppStatus::PendingInactive.activation_accepted());
     }
 }

@@ -101,6 +101,8 @@ impl ManagedResource for BackupNotifications {
         key_meaning: "a tenant ID",
         bare_key: true,
         note: "",
+        key_attribute: "tenant_id",
+        id_has_key: false,
     };
 
     fn validate(config: &BackupNotificationsState) -> Vec<Problem> {
@@ -186,19 +188,5 @@ impl ManagedResource for BackupNotifications {
         let tenant = prior.tenant_id.as_ref_option().cloned().unwrap_or_default();
         call.warn(lifecycle::forgotten_warning(&tenant));
         Ok(())
-    }
-
-    async fn import(
-        &self,
-        _call: &mut Call,
-        _provider_tenant: String,
-        tenant: String,
-    ) -> Result<(BackupNotificationsState, ()), Problem> {
-        let state = BackupNotificationsState {
-            id: Value::Value(tenant.clone()),
-            tenant_id: Value::Value(tenant),
-            ..Default::default()
-        };
-        Ok((state, ()))
     }
 }

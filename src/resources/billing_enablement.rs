@@ -5,17 +5,14 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 
 use super::service_status::{self as docs, StatusValues, last_enabled_by};
-use crate::framework::values::known;
+use crate::framework::values::{known, opt_str};
 use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::ServiceStatus;
-use crate::ids::is_guid;
 use crate::lifecycle::Problem;
-use crate::lifecycle::billing::{self, Readiness, ServiceSnapshot};
-use crate::timefmt::canonical_text;
+use crate::lifecycle::billing::{self, BillingPrivate, Readiness, ServiceSnapshot};
 
 crate::attributes! {
     /// Terraform state of a tenant's billing enablement.
@@ -33,18 +30,9 @@ crate::attributes! {
     }
 }
 
-/// Kept in Terraform's private state: who last enabled billing (Graph's
-/// `lastModifiedBy.application.id`), and whether the plan decided to call enable.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-pub struct BillingPrivate {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_enabled_by_app: Option<String>,
-    #[serde(default, skip_serializing_if = "super::is_false")]
-    pub enable: bool,
-}
-
 impl BillingState {
-    fn apply_status(&mut self, tenant: &str, status: &ServiceStatus) {
+    /// Records the tenant's serviceStatus; returns who last enabled billing.
+    fn apply_status(&mut self, tenant: &str, status: &ServiceStatus) -> Option<String> {
         let values = StatusValues::from(status);
         self.tenant_id = Value::Value(tenant.to_string());
         self.id = Value::Value(tenant.to_string());
@@ -54,16 +42,14 @@ impl BillingState {
         self.grace_period_date_time = values.grace_period_date_time;
         self.restore_allowed_till_date_time = values.restore_allowed_till_date_time;
         self.last_modified_date_time = values.last_modified_date_time;
+        last_enabled_by(status)
     }
 
     fn snapshot(&self) -> ServiceSnapshot<'_> {
-        fn get(v: &Value<String>) -> Option<&str> {
-            v.as_ref_option().map(String::as_str)
-        }
         ServiceSnapshot {
-            status: get(&self.status),
-            consumer: get(&self.backup_service_consumer),
-            disable_reason: get(&self.disable_reason),
+            status: opt_str(&self.status),
+            consumer: opt_str(&self.backup_service_consumer),
+            disable_reason: opt_str(&self.disable_reason),
         }
     }
 }
@@ -72,20 +58,9 @@ pub struct BillingEnablement;
 
 /// Whether our controller app may enable billing now (one GET of our serviceApp).
 async fn readiness(call: &Call, tenant: &str) -> Result<Readiness, Problem> {
-    let client = call
-        .ctx
-        .client_id_for("Enabling billing is done by the controller app")?;
+    let client = (call.ctx).client_id_for("Enabling billing is done by the controller app")?;
     let app = call.ctx.graph.get_service_app(tenant, &client).await?;
-    let status = app.as_ref().and_then(|a| a.status.clone());
-    let effective = app
-        .and_then(|a| a.effective_date_time)
-        .map(|d| canonical_text(&d));
-    Ok(billing::readiness(
-        status.as_ref(),
-        effective,
-        &client,
-        tenant,
-    ))
+    Ok(billing::app_readiness(app.as_ref(), &client, tenant))
 }
 
 /// Calls enable; success requires Graph to answer `enabled`.
@@ -93,29 +68,26 @@ async fn enable(
     call: &Call,
     state: &mut BillingState,
     tenant: &str,
-    owner: &str,
 ) -> Result<BillingPrivate, Problem> {
+    let owner = known(&state.app_owner_tenant_id, "app_owner_tenant_id")?.to_string();
     call.ctx.gates.invalidate(tenant);
-    let status = (call.ctx.graph.enable(tenant, owner).await)
-        .map_err(|e| billing::enable_problem(&e, owner))?;
-    billing::check_enabled(tenant, owner, &status)?;
-    state.apply_status(tenant, &status);
-    Ok(BillingPrivate {
-        last_enabled_by_app: last_enabled_by(&status).or_else(|| call.ctx.client_id.clone()),
-        enable: false,
-    })
+    let status = (call.ctx.graph.enable(tenant, &owner).await)
+        .map_err(|e| billing::enable_problem(&e, &owner))?;
+    billing::check_enabled(tenant, &owner, &status)?;
+    let last = state.apply_status(tenant, &status);
+    let last = last.or_else(|| call.ctx.client_id.clone());
+    Ok(BillingPrivate::enabled_by(last))
 }
 
-/// Reads the tenant's serviceStatus into `state`; returns who last enabled billing.
+/// Reads the tenant's serviceStatus into `state`; the private state records who enabled it.
 async fn read_status(
     call: &Call,
     state: &mut BillingState,
     tenant: &str,
-) -> Result<Option<String>, Problem> {
+) -> Result<BillingPrivate, Problem> {
     let status = call.ctx.graph.get_root(tenant).await?.service_status;
-    let status = status.unwrap_or_default();
-    state.apply_status(tenant, &status);
-    Ok(last_enabled_by(&status))
+    let last = state.apply_status(tenant, &status.unwrap_or_default());
+    Ok(BillingPrivate::enabled_by(last))
 }
 
 #[async_trait]
@@ -129,30 +101,22 @@ impl ManagedResource for BillingEnablement {
         key_meaning: "an app owner tenant ID",
         bare_key: false,
         note: " (Graph never returns the app owner tenant, so the ID carries it)",
+        key_attribute: "app_owner_tenant_id",
+        id_has_key: false,
     };
 
     fn validate(config: &BillingState) -> Vec<Problem> {
-        match &config.app_owner_tenant_id {
-            Value::Value(v) if !is_guid(v) => vec![Problem::new(
-                Some("app_owner_tenant_id"),
-                "Invalid app_owner_tenant_id",
-                format!(
-                    "app_owner_tenant_id {v:?} is not a tenant ID (a GUID such as 00000000-0000-0000-0000-000000000000)."
-                ),
-            )],
-            _ => vec![],
-        }
+        billing::check_owner_tenant(opt_str(&config.app_owner_tenant_id))
     }
 
     async fn read(
         &self,
         call: &mut Call,
         mut state: BillingState,
-        mut private: BillingPrivate,
+        _private: BillingPrivate,
     ) -> Result<Option<(BillingState, BillingPrivate)>, Problem> {
         let tenant = known(&state.tenant_id, "tenant_id")?.to_string();
-        private.last_enabled_by_app = read_status(call, &mut state, &tenant).await?;
-        private.enable = false;
+        let private = read_status(call, &mut state, &tenant).await?;
         Ok(Some((state, private)))
     }
 
@@ -164,14 +128,9 @@ impl ManagedResource for BillingEnablement {
     ) -> Result<(BillingState, BillingPrivate), Problem> {
         planned.id = planned.tenant_id.clone();
         if let Value::Value(tenant) = &planned.tenant_id {
-            let gates = &call.ctx.gates;
-            gates.note_planned(tenant, |steps| steps.billing_enable = true);
+            (call.ctx.gates).note_planned(tenant, |steps| steps.billing_enable = true);
         }
-        let enable = BillingPrivate {
-            enable: true,
-            ..Default::default()
-        };
-        Ok((planned, enable))
+        Ok((planned, BillingPrivate::to_enable()))
     }
 
     async fn plan_update(
@@ -182,30 +141,22 @@ impl ManagedResource for BillingEnablement {
         _config: &BillingState,
         private: BillingPrivate,
     ) -> Result<(BillingState, BillingPrivate), Problem> {
-        let keep = BillingPrivate {
-            enable: false,
-            ..private
-        };
+        let keep = BillingPrivate::enabled_by(private.last_enabled_by_app);
         let asked = planned.triggers != prior.triggers
             || planned.app_owner_tenant_id != prior.app_owner_tenant_id;
         let client = call.ctx.client_id.clone().unwrap_or_default();
         let last = keep.last_enabled_by_app.as_deref();
-        let drift = billing::drift_reason(prior.snapshot(), last, &client);
-        if !billing::needs_readiness(asked, drift.as_deref()) {
+        let Some(request) = billing::enable_request(asked, prior.snapshot(), last, &client) else {
             return Ok((planned, keep));
-        }
+        };
         let tenant = known(&prior.tenant_id, "tenant_id")?;
-        let ready = readiness(call, tenant).await?;
-        let plan = billing::plan_update(tenant, asked, drift, prior.snapshot(), ready);
-        plan.warning.into_iter().for_each(|w| call.warn(w));
+        let plan = request.plan(tenant, prior.snapshot(), readiness(call, tenant).await?);
+        call.warn_all(plan.warning);
         if plan.enable {
             planned.unknown_on_change();
+            (call.ctx.gates).note_planned(tenant, |steps| steps.billing_enable = true);
         }
         let enable = plan.enable;
-        if enable {
-            let gates = &call.ctx.gates;
-            gates.note_planned(tenant, |steps| steps.billing_enable = true);
-        }
         Ok((planned, BillingPrivate { enable, ..keep }))
     }
 
@@ -217,24 +168,16 @@ impl ManagedResource for BillingEnablement {
         _private: BillingPrivate,
     ) -> Result<(BillingState, BillingPrivate), WriteError<BillingState>> {
         let tenant = known(&state.tenant_id, "tenant_id")?.to_string();
-        let owner = known(&state.app_owner_tenant_id, "app_owner_tenant_id")?.to_string();
-        match readiness(call, &tenant).await? {
-            Readiness::Ready => {
-                let private = enable(call, &mut state, &tenant, &owner).await?;
-                Ok((state, private))
-            }
+        let private = match readiness(call, &tenant).await? {
+            Readiness::Ready => enable(call, &mut state, &tenant).await?,
             waiting => {
                 // Our app is not active yet (pending, inactive, not registered): a tenant
                 // condition. Record the service as it is; a later plan proposes the enable.
                 call.warn(billing::waiting_warning(&tenant, waiting));
-                let last = read_status(call, &mut state, &tenant).await?;
-                let private = BillingPrivate {
-                    last_enabled_by_app: last,
-                    enable: false,
-                };
-                Ok((state, private))
+                read_status(call, &mut state, &tenant).await?
             }
-        }
+        };
+        Ok((state, private))
     }
 
     async fn update(
@@ -249,9 +192,8 @@ impl ManagedResource for BillingEnablement {
             state.copy_computed_from(prior);
             return Ok((state, private));
         }
-        let tenant = known(&prior.tenant_id, "tenant_id")?.to_string();
-        let owner = known(&state.app_owner_tenant_id, "app_owner_tenant_id")?.to_string();
-        let private = enable(call, &mut state, &tenant, &owner).await?;
+        let tenant = known(&prior.tenant_id, "tenant_id")?;
+        let private = enable(call, &mut state, tenant).await?;
         Ok((state, private))
     }
 
@@ -261,42 +203,8 @@ impl ManagedResource for BillingEnablement {
         prior: BillingState,
         _private: BillingPrivate,
     ) -> Result<(), Problem> {
-        let tenant = prior.tenant_id.as_ref_option().cloned().unwrap_or_default();
-        call.warn(billing::stays_enabled_warning(&tenant));
+        let tenant = opt_str(&prior.tenant_id).unwrap_or_default();
+        call.warn(billing::stays_enabled_warning(tenant));
         Ok(())
-    }
-
-    async fn import(
-        &self,
-        _call: &mut Call,
-        tenant: String,
-        owner: String,
-    ) -> Result<(BillingState, BillingPrivate), Problem> {
-        let state = BillingState {
-            id: Value::Value(tenant.clone()),
-            tenant_id: Value::Value(tenant),
-            app_owner_tenant_id: Value::Value(owner),
-            ..Default::default()
-        };
-        Ok((state, BillingPrivate::default()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_state_keeps_only_what_is_set() {
-        let steady = BillingPrivate {
-            last_enabled_by_app: Some("3c9f1d2e-8a47-4b6c-b0d5-7e2a91f4c8a3".into()),
-            enable: false,
-        };
-        let bytes = rmp_serde::to_vec_named(&steady).unwrap();
-        assert!(!bytes.windows(7).any(|w| w == b"\xa6enable"));
-        let back: BillingPrivate = rmp_serde::from_slice(&bytes).unwrap();
-        assert_eq!(back, steady);
-        let empty = rmp_serde::to_vec_named(&BillingPrivate::default()).unwrap();
-        assert_eq!(empty, [0x80]);
     }
 }

@@ -28,6 +28,18 @@ pub fn require_delegated(ctx: &ProviderContext, tenant: &str) -> Result<(), Prob
     ))
 }
 
+/// Fails the plan unless this provider can activate or deactivate `app_id` in `tenant`: Graph
+/// takes the calling app's registration, with a delegated token.
+pub fn require_controller_write(
+    ctx: &ProviderContext,
+    tenant: &str,
+    app_id: &str,
+) -> Result<(), Problem> {
+    let who = Subject::new(tenant, app_id);
+    lifecycle::require_own_app(app_id, ctx.client_id.as_deref(), who)?;
+    require_delegated(ctx, tenant)
+}
+
 /// Looks up who controls the tenant (GET root + list serviceApps, concurrently).
 pub async fn observe_controller(
     ctx: &ProviderContext,
@@ -56,6 +68,19 @@ pub async fn observe_controller(
         })
         .collect();
     Ok(lifecycle::existing_controller(&service, &apps, our_app_id))
+}
+
+/// [`observe_controller`] when the decision `needs` it (two Graph reads), else `None`.
+pub async fn observe_controller_if(
+    needs: bool,
+    ctx: &ProviderContext,
+    tenant: &str,
+    our_app_id: &str,
+) -> Result<Option<Controller>, Problem> {
+    if !needs {
+        return Ok(None);
+    }
+    observe_controller(ctx, tenant, our_app_id).await.map(Some)
 }
 
 /// Activates our app; `None` when Graph refused because another app's change is pending,

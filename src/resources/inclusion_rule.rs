@@ -980,6 +980,9 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         key_meaning: "a protection policy ID and a rule ID",
         bare_key: false,
         note: " (Graph's policy and rule IDs, as in the rule's `id`)",
+        // `import` below reads the rule first; the default import is not used.
+        key_attribute: "id",
+        id_has_key: true,
     };
 
     fn validate(config: &S) -> Vec<Problem> {

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod inclusion_rule;
 pub mod protection_policy;
 pub mod service_app;
+pub mod service_app_values;
 pub mod service_status;
 
 /// `skip_serializing_if` helper for private-state flags. Terraform stores the private state of

@@ -63,6 +63,7 @@ pub struct Common<'a> {
     pub id: &'a mut Value<String>,
     pub policy_id: &'a mut Value<String>,
     pub deferred_reason: &'a mut Value<String>,
+    pub pending_job_count: &'a mut Value<i64>,
     pub status: &'a mut Value<String>,
     pub is_enabled: &'a mut Value<bool>,
     pub protected_unit_count: &'a mut Value<i64>,
@@ -102,6 +103,7 @@ macro_rules! policy_state {
                 id: String => Computed, "`<tenantId>/<policyId>`.", stable = true;
                 policy_id: String => Computed, "Graph's policy ID.", stable = true;
                 deferred_reason: String => Computed, "Why the creation waits (the tenant does not allow protection changes yet), or null.";
+                pending_job_count: i64 => Computed, "Bulk addition jobs of this policy still running (started by a create or update; counted again at each refresh until they end). Their ids count as present until then, so a plan never adds them twice.";
                 status: String => Computed, "`inactive`, `updating`, `active`, `activeWithErrors`, or a newer value.";
                 is_enabled: bool => Computed, "Graph's `isEnabled`.";
                 protected_unit_count: i64 => Computed, "Units that are `protected`.";
@@ -130,6 +132,7 @@ macro_rules! policy_state {
                     id: &mut self.id,
                     policy_id: &mut self.policy_id,
                     deferred_reason: &mut self.deferred_reason,
+                    pending_job_count: &mut self.pending_job_count,
                     status: &mut self.status,
                     is_enabled: &mut self.is_enabled,
                     protected_unit_count: &mut self.protected_unit_count,
@@ -288,6 +291,7 @@ fn record_deferred<S: PolicyState>(state: &mut S, reason: &str) {
         c.pending_unit_count,
         c.failed_unit_count,
         c.unit_count,
+        c.pending_job_count,
     ] {
         *v = Value::Value(0);
     }
@@ -628,6 +632,8 @@ async fn create_policy<S: PolicyState>(
     let active = c.active.as_option().unwrap_or(true);
     let ids = desired_ids(state)?;
     let steps = create_steps(ids.as_deref(), active, DEFAULT_BULK_THRESHOLD);
+    let starts_job =
+        (steps.iter()).any(|s| matches!(s, CreateStep::Units(UnitRequest::BulkJob(_))));
     let mut policy_id: Option<String> = None;
     let mut failures = Vec::new();
     stop::listen();
@@ -680,6 +686,9 @@ async fn create_policy<S: PolicyState>(
     refresh(call, state, &tenant, policy_id.as_deref()).await;
     if let Some(id) = policy_id.as_deref() {
         wait_for_completion(call, state, &tenant, id, Operation::Create).await;
+        if let Err(problem) = count_jobs(call, state, &tenant, id, starts_job).await {
+            call.warn(problem);
+        }
     }
     Ok(())
 }
@@ -791,6 +800,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         key_meaning: "a protection policy ID",
         bare_key: true,
         note: "",
+        key_attribute: "policy_id",
+        id_has_key: true,
     };
 
     fn validate(config: &S) -> Vec<Problem> {
@@ -852,7 +863,9 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let Some((policy, units)) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
             return Ok(None);
         };
+        let jobs_may_run = state.common().pending_job_count.as_option() != Some(0);
         apply_policy(&mut state, &tenant, &policy, &units);
+        count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await?;
         let managed = ManagedSet::from_units(&units);
         let configured = state.unit_ids();
         if private.importing {
@@ -878,12 +891,20 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         };
         // A file-backed set is read at plan: a missing or malformed file is a plan-time error.
         desired_ids(&planned)?;
+        claim_active(call, &mut planned)?;
         let Value::Value(tenant) = planned.common().tenant_id.clone() else {
             return Ok((planned, write));
         };
         let what = format!("policy {}", name_of(&mut planned));
         match decide_write(&gate(call, &tenant).await?, WriteSubject::NewObject, &what) {
-            WriteDecision::Proceed(n) => n.into_iter().for_each(|n| call.warn(notice(n))),
+            WriteDecision::Proceed(n) => {
+                n.into_iter().for_each(|n| call.warn(notice(n)));
+                // Decision 3: apply records the create as deferred while another policy is active.
+                if !call.ctx.gates.relies_on_planned_steps(&tenant) {
+                    let other = other_active::<S>(call, &tenant).await?;
+                    call.warn_all(other.map(notice));
+                }
+            }
             WriteDecision::Defer { notice: n, .. } | WriteDecision::WarnOnly(n) => {
                 call.warn(notice(n))
             }
@@ -901,6 +922,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
     ) -> Result<(S, PolicyPlan), Problem> {
         let mut prior = prior.clone();
         let Target { tenant, policy_id } = target(&mut prior)?;
+        claim_active(call, &mut planned)?;
         let what = format!("policy {}", name_of(&mut planned));
         let nothing = PolicyPlan::default();
         let Some(policy_id) = policy_id else {
@@ -912,6 +934,12 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             ) {
                 WriteDecision::Proceed(n) => {
                     n.into_iter().for_each(|n| call.warn(notice(n)));
+                    if !call.ctx.gates.relies_on_planned_steps(&tenant)
+                        && let Some(n) = other_active::<S>(call, &tenant).await?
+                    {
+                        call.warn(notice(n));
+                        return Ok((planned, nothing));
+                    }
                     planned.unknown_on_create();
                     Ok((
                         planned,
@@ -1024,7 +1052,13 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let Target { tenant, .. } = target(&mut state)?;
         let what = format!("policy {}", name_of(&mut state));
         match decide_write(&gate(call, &tenant).await?, WriteSubject::NewObject, &what) {
-            WriteDecision::Proceed(_) => create_policy(call, &mut state).await?,
+            WriteDecision::Proceed(_) => match other_active::<S>(call, &tenant).await? {
+                Some(n) => {
+                    record_deferred(&mut state, &n.summary);
+                    call.warn(notice(n));
+                }
+                None => create_policy(call, &mut state).await?,
+            },
             WriteDecision::Defer { reason, notice: n } => {
                 call.warn(notice(n));
                 record_deferred(&mut state, &reason);
@@ -1074,6 +1108,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         );
         let prior_active = prior.common().active.as_option();
         let (plan, name) = plan_writes(call, config, ids.as_deref(), seen, prior_active).await?;
+        let jobs_may_run = prior.common().pending_job_count.as_option() != Some(0)
+            || (plan.writes(workload).iter()).any(|w| matches!(w, PolicyWrite::BulkJob(_)));
         let mut failures = Vec::new();
         stop::listen();
         for (index, write) in plan.writes(workload).into_iter().enumerate() {
@@ -1138,6 +1174,10 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         report_failures(call, workload, &tenant, &name, &failures);
         refresh(call, &mut state, &tenant, Some(&policy_id)).await;
         wait_for_completion(call, &mut state, &tenant, &policy_id, Operation::Update).await;
+        if let Err(problem) = count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await
+        {
+            call.warn(problem);
+        }
         Ok((state, PolicyPlan::default()))
     }
 
@@ -1284,4 +1324,60 @@ async fn wait_until_inactive(
         }
         pause = next_pause(pause);
     }
+}
+
+/// Decision 9's computed `pending_job_count`: the policy's running bulk addition jobs. Graph is
+/// asked only when one may run (a write started one, or the last count is not a known 0: an
+/// interrupted write or an import leaves it null); otherwise the count is 0.
+async fn count_jobs<S: PolicyState>(
+    call: &Call,
+    state: &mut S,
+    tenant: &str,
+    policy_id: &str,
+    may_run: bool,
+) -> Result<(), Problem> {
+    let count = match may_run {
+        true => (call
+            .ctx
+            .graph
+            .running_bulk_jobs(tenant, S::WORKLOAD, policy_id)
+            .await?)
+            .len(),
+        false => 0,
+    };
+    *state.common().pending_job_count = Value::Value(count as i64);
+    Ok(())
+}
+
+/// Decision 3: two `active = true` policies of one workload and tenant in one configuration are
+/// an error. The first one planned in this process holds the tenant's slot (by display name).
+fn claim_active<S: PolicyState>(call: &Call, planned: &mut S) -> Result<(), Problem> {
+    let c = planned.common();
+    let (Value::Value(tenant), Value::Value(true), Value::Value(name)) =
+        (&*c.tenant_id, &*c.active, &*c.display_name)
+    else {
+        return Ok(());
+    };
+    let workload = S::WORKLOAD;
+    let key = format!(
+        "active-policy/{}/{}",
+        tenant.to_ascii_lowercase(),
+        workload.name()
+    );
+    (call.ctx.memo.claim(key, name.clone())).map_err(|first| {
+        error(activation::two_active_in_configuration(
+            workload, tenant, &first, name,
+        ))
+    })
+}
+
+/// Decision 3: another active policy of the workload in the tenant (made outside this
+/// configuration) holds the create back; the notice names it and suggests import.
+async fn other_active<S: PolicyState>(
+    call: &Call,
+    tenant: &str,
+) -> Result<Option<Notice>, Problem> {
+    let policies = call.ctx.graph.list_policies(tenant, S::WORKLOAD).await?;
+    let other = activation::other_active_policy(&policies, S::WORKLOAD, None);
+    Ok(other.map(|other| activation::other_active_policy_notice(S::WORKLOAD, tenant, other)))
 }

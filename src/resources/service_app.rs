@@ -5,14 +5,16 @@ use async_trait::async_trait;
 use tf_provider::value::Value;
 use time::OffsetDateTime;
 
-use super::controller::{activate_or_defer, observe_controller, require_delegated};
-use crate::framework::values::{known, text, timestamp};
+use super::controller::{activate_or_defer, observe_controller_if, require_controller_write};
+use super::service_app_values::AppValues;
+use crate::framework::resource::imported_state;
+use crate::framework::values::{known, opt_str};
 use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::ServiceApp;
 use crate::lifecycle::Problem;
 use crate::lifecycle::service_app::{
-    self as lifecycle, ActivationDate, AppStatus, CreatePlan, DateRequest, Deferral, Desired,
-    DestroyDecision, PlannedAction, Subject, UpdateAction,
+    self as lifecycle, AppStatus, DateRequest, Deferral, Desired, DestroyDecision, PlannedAction,
+    Subject,
 };
 use crate::timefmt::canonical_text;
 
@@ -41,50 +43,55 @@ impl ServiceAppState {
     /// Copies what Graph says into the computed attributes (canonical timestamps); configured
     /// arguments are never touched.
     fn apply_graph(&mut self, tenant: &str, app: &ServiceApp) {
-        let by = app.last_modified_by.as_ref();
-        let application = app.application.as_ref().and_then(|a| a.id.clone());
+        let values = AppValues::from(app);
+        let recorded = self.activation_requested.as_option();
+        let requested = lifecycle::activation_requested(app.status.as_ref(), recorded);
         self.tenant_id = Value::Value(tenant.to_string());
         self.id = Value::Value(format!("{tenant}/{}", app.id));
-        self.service_app_id = Value::Value(app.id.clone());
-        self.application_id = Value::Value(application.unwrap_or_else(|| app.id.clone()));
-        self.status = text(app.status.as_ref());
-        if let Some(AppStatus::PendingActive | AppStatus::Active | AppStatus::PendingInactive) =
-            &app.status
-        {
-            self.activation_requested = Value::Value(true);
-        } else if !self.activation_requested.is_value() {
-            self.activation_requested = Value::Value(false);
-        }
-        self.activation_date_time = timestamp(app.effective_date_time.as_deref());
-        self.registration_date_time = timestamp(app.registration_date_time.as_deref());
-        self.last_modified_date_time = timestamp(app.last_modified_date_time.as_deref());
-        self.last_modified_by_user_id =
-            text(by.and_then(|b| b.user.as_ref()).and_then(|u| u.id.clone()));
-        self.last_modified_by_application_id = text(
-            by.and_then(|b| b.application.as_ref())
-                .and_then(|a| a.id.clone()),
-        );
+        self.service_app_id = values.id;
+        self.application_id = values.application_id;
+        self.status = values.status;
+        self.activation_requested = Value::Value(requested);
+        self.activation_date_time = values.effective_date_time;
+        self.registration_date_time = values.registration_date_time;
+        self.last_modified_date_time = values.last_modified_date_time;
+        self.last_modified_by_user_id = values.last_modified_by_user_id;
+        self.last_modified_by_application_id = values.last_modified_by_application_id;
     }
 
-    fn date_request(&self) -> DateRequest {
+    /// The configured date; `None` while either argument is unknown (the apply-time plan
+    /// decides then).
+    fn date_request(&self) -> Option<DateRequest> {
         match (&self.effective_date_time, &self.effective_after) {
-            (Value::Value(date), _) => DateRequest::Exact(date.clone()),
-            (_, Value::Value(after)) => DateRequest::After(after.clone()),
-            _ => DateRequest::Unspecified,
+            (Value::Unknown, _) | (_, Value::Unknown) => None,
+            (Value::Value(date), _) => Some(DateRequest::Exact(date.clone())),
+            (_, Value::Value(after)) => Some(DateRequest::After(after.clone())),
+            _ => Some(DateRequest::Unspecified),
         }
     }
 
     fn app_status(&self) -> AppStatus {
-        AppStatus::parse(self.status.as_ref_option().map_or("", String::as_str))
+        AppStatus::parse(opt_str(&self.status).unwrap_or_default())
     }
 
     /// The tenant and serviceApp this state is about.
     fn subject(&self) -> Result<(String, String), Problem> {
-        let tenant = known(&self.tenant_id, "tenant_id")?;
-        Ok((
-            tenant.into(),
-            known(&self.service_app_id, "service_app_id")?.into(),
-        ))
+        let tenant = known(&self.tenant_id, "tenant_id")?.to_string();
+        let app_id = known(&self.service_app_id, "service_app_id")?.to_string();
+        Ok((tenant, app_id))
+    }
+
+    /// Destroy's decision for an app in `status`, with the guard as recorded in this state.
+    fn decide_destroy(
+        &self,
+        status: &AppStatus,
+        activation: Option<&str>,
+    ) -> Result<DestroyDecision, Problem> {
+        let (tenant, app_id) = self.subject()?;
+        let allow = self.allow_unregister_while_active == Value::Value(true);
+        let (who, now) = (Subject::new(&tenant, &app_id), OffsetDateTime::now_utc());
+        let decision = lifecycle::decide_destroy(status, allow, activation, who, now);
+        Ok(decision)
     }
 }
 
@@ -101,12 +108,13 @@ impl ManagedResource for ServiceAppResource {
         key_meaning: "a serviceApp ID (the app's application ID)",
         bare_key: true,
         note: "",
+        key_attribute: "service_app_id",
+        id_has_key: true,
     };
 
     fn validate(config: &ServiceAppState) -> Vec<Problem> {
-        let exact = config.effective_date_time.as_ref_option();
-        let after = config.effective_after.as_ref_option();
-        lifecycle::check_dates(exact.map(String::as_str), after.map(String::as_str))
+        let exact = opt_str(&config.effective_date_time);
+        lifecycle::check_dates(exact, opt_str(&config.effective_after))
     }
 
     async fn read(
@@ -117,20 +125,14 @@ impl ManagedResource for ServiceAppResource {
     ) -> Result<Option<(ServiceAppState, PlannedAction)>, Problem> {
         let (tenant, app_id) = state.subject()?;
         let Some(app) = call.ctx.graph.get_service_app(&tenant, &app_id).await? else {
-            if !matches!(state.app_status(), AppStatus::Inactive) && state.status.is_value() {
-                // It was pending or active: someone unregistered it; keep it and say so.
-                call.warn(lifecycle::unregistered_warning(Subject::new(
-                    &tenant, &app_id,
-                )));
-                state.status = Value::Value(lifecycle::UNREGISTERED.into());
-                return Ok(Some((state, private)));
-            }
-            tracing::info!(
-                tenant,
-                app_id,
-                "serviceApp no longer exists; removing it from state"
-            );
-            return Ok(None);
+            let who = Subject::new(&tenant, &app_id);
+            let Some(warning) = lifecycle::unregistered_outside(opt_str(&state.status), who) else {
+                tracing::info!(tenant, app_id, "serviceApp gone; removing it from state");
+                return Ok(None);
+            };
+            call.warn(warning);
+            state.status = Value::Value(lifecycle::UNREGISTERED.into());
+            return Ok(Some((state, private)));
         };
         state.apply_graph(&tenant, &app);
         Ok(Some((state, private)))
@@ -150,45 +152,23 @@ impl ManagedResource for ServiceAppResource {
             planned.service_app_id = Value::Value(client_id.clone());
         }
         // Unknown values (e.g. from other resources) are decided by the apply-time plan.
-        let (Value::Value(tenant), Value::Value(activate)) =
-            (planned.tenant_id.clone(), planned.activate)
-        else {
+        let (Value::Value(tenant), Value::Value(activate), Some(request)) = (
+            planned.tenant_id.clone(),
+            planned.activate,
+            config.date_request(),
+        ) else {
             return Ok((planned, PlannedAction::default()));
         };
-        if config.effective_date_time.is_unknown() || config.effective_after.is_unknown() {
-            return Ok((planned, PlannedAction::default()));
-        }
-        let request = config.date_request();
         if activate {
-            require_delegated(&call.ctx, &tenant)?;
+            require_controller_write(&call.ctx, &tenant, &client_id)?;
         }
-        let controller = if activate && request == DateRequest::Unspecified {
-            Some(observe_controller(&call.ctx, &tenant, &client_id).await?)
-        } else {
-            None
-        };
-        let who = Subject::new(&tenant, &client_id);
-        let now = OffsetDateTime::now_utc();
-        let private =
-            match lifecycle::plan_create(activate, &request, controller.as_ref(), who, now)? {
-                CreatePlan::RegisterOnly => PlannedAction::default(),
-                CreatePlan::RegisterAndActivate(date) => {
-                    if date == ActivationDate::Now {
-                        let gates = &call.ctx.gates;
-                        gates.note_planned(&tenant, |steps| steps.app_activation = true);
-                    }
-                    PlannedAction::activate(date, request.attribute())
-                }
-                CreatePlan::RegisterAndWait(warning) => {
-                    let deferred = Some(Deferral::from(&warning));
-                    call.warn(warning);
-                    PlannedAction {
-                        deferred,
-                        ..Default::default()
-                    }
-                }
-            };
-        Ok((planned, private))
+        let needs = activate && request == DateRequest::Unspecified;
+        let controller = observe_controller_if(needs, &call.ctx, &tenant, &client_id).await?;
+        let (who, now) = (Subject::new(&tenant, &client_id), OffsetDateTime::now_utc());
+        let plan = lifecycle::plan_create(activate, &request, controller.as_ref(), who, now)?;
+        let (private, warning) = plan.into_action(request.attribute());
+        call.warn_all(warning);
+        Ok((planned, noted(call, &tenant, private)))
     }
 
     async fn plan_update(
@@ -199,53 +179,33 @@ impl ManagedResource for ServiceAppResource {
         config: &ServiceAppState,
         _private: PlannedAction,
     ) -> Result<(ServiceAppState, PlannedAction), Problem> {
-        let (Value::Value(activate), false, false) = (
-            planned.activate,
-            config.effective_date_time.is_unknown(),
-            config.effective_after.is_unknown(),
-        ) else {
+        let (Value::Value(activate), Some(date)) = (planned.activate, config.date_request()) else {
             planned.unknown_on_change();
             return Ok((planned, PlannedAction::default()));
         };
         let (tenant, app_id) = prior.subject()?;
-        let status = prior.app_status();
+        let (status, who) = (prior.app_status(), Subject::new(&tenant, &app_id));
         let desired = Desired {
             activate,
             activate_changed: prior.activate != planned.activate,
-            date: config.date_request(),
+            date,
             activation_requested: prior.activation_requested.as_option().unwrap_or(true),
             date_changed: config.effective_date_time != prior.effective_date_time
                 || config.effective_after != prior.effective_after,
         };
-        let controller = if lifecycle::update_needs_controller(&status, &desired) {
-            Some(observe_controller(&call.ctx, &tenant, &app_id).await?)
-        } else {
-            None
-        };
-        let decision = lifecycle::plan_update(
-            &status,
-            prior
-                .activation_date_time
-                .as_ref_option()
-                .map(String::as_str),
-            &desired,
-            controller.as_ref(),
-            Subject::new(&tenant, &app_id),
-            OffsetDateTime::now_utc(),
-        )?;
-        decision.warnings.into_iter().for_each(|w| call.warn(w));
+        let needs = lifecycle::update_needs_controller(&status, &desired);
+        let controller = observe_controller_if(needs, &call.ctx, &tenant, &app_id).await?;
+        let activation = opt_str(&prior.activation_date_time);
+        let now = OffsetDateTime::now_utc();
+        let decision =
+            lifecycle::plan_update(&status, activation, &desired, controller.as_ref(), who, now)?;
+        call.warn_all(decision.warnings);
         if decision.action.needs_delegated_token() {
-            let who = Subject::new(&tenant, &app_id);
-            lifecycle::require_own_app(&app_id, call.ctx.client_id.as_deref(), who)?;
-            require_delegated(&call.ctx, &tenant)?;
+            require_controller_write(&call.ctx, &tenant, &app_id)?;
             planned.unknown_on_change();
         }
-        if decision.action == UpdateAction::Activate(ActivationDate::Now) {
-            let gates = &call.ctx.gates;
-            gates.note_planned(&tenant, |steps| steps.app_activation = true);
-        }
         let private = PlannedAction::for_update(&decision.action, desired.date.attribute());
-        Ok((planned, private))
+        Ok((planned, noted(call, &tenant, private)))
     }
 
     async fn plan_destroy(
@@ -254,28 +214,10 @@ impl ManagedResource for ServiceAppResource {
         prior: &ServiceAppState,
         private: PlannedAction,
     ) -> Result<PlannedAction, Problem> {
-        let (tenant, app_id) = prior.subject()?;
-        let allow = prior
-            .allow_unregister_while_active
-            .as_option()
-            .unwrap_or(false);
-        let activation = prior
-            .activation_date_time
-            .as_ref_option()
-            .map(String::as_str);
-        let now = OffsetDateTime::now_utc();
-        let who = Subject::new(&tenant, &app_id);
-        match lifecycle::decide_destroy(&prior.app_status(), allow, activation, who, now) {
-            DestroyDecision::Refuse(problem) => Err(problem),
-            DestroyDecision::Unregister { warning } => {
-                if let Some(mut w) = warning {
-                    // The apply reports the result; the plan announces it.
-                    w.summary = "This plan unregisters the active Backup Storage controller".into();
-                    call.warn(w);
-                }
-                Ok(private)
-            }
-        }
+        let activation = opt_str(&prior.activation_date_time);
+        let decision = prior.decide_destroy(&prior.app_status(), activation)?;
+        call.warn_all(decision.for_plan()?);
+        Ok(private)
     }
 
     async fn create(
@@ -294,22 +236,13 @@ impl ManagedResource for ServiceAppResource {
             .ok_or_else(|| lifecycle::missing_after_register(&tenant, &client))?;
         let mut state = planned;
         state.apply_graph(&tenant, &registered);
-        let adopted_active = matches!(
-            state.app_status(),
-            AppStatus::Active | AppStatus::PendingActive
-        );
-        if let Some(deferral) = &action.deferred {
-            call.warn(deferral.warning());
-        }
-        let Some(date) = date.filter(|_| !adopted_active) else {
+        call.warn_all(action.deferred.as_ref().map(Deferral::warning));
+        // An adopted registration that is already pending or active is not activated again.
+        let Some(date) = date.filter(|_| !state.app_status().activation_accepted()) else {
             return Ok((state, PlannedAction::default()));
         };
-        match activate_or_defer(call, &tenant, &registered.id, &date).await {
-            Ok(app) => {
-                app.into_iter()
-                    .for_each(|app| state.apply_graph(&tenant, &app));
-                Ok((state, PlannedAction::default()))
-            }
+        match activate_into(call, &mut state, &tenant, &registered.id, &date).await {
+            Ok(()) => Ok((state, PlannedAction::default())),
             // Terraform records the registration (tainted) and replaces it safely.
             Err(problem) => Err(WriteError::Partial(state, problem)),
         }
@@ -340,20 +273,15 @@ impl ManagedResource for ServiceAppResource {
         let Some(date) = date else {
             return Ok((state, PlannedAction::default()));
         };
-        match activate_or_defer(call, &tenant, &app_id, &date).await {
-            Ok(app) => app
-                .into_iter()
-                .for_each(|app| state.apply_graph(&tenant, &app)),
-            // Record what Graph holds now, so state matches the tenant.
-            Err(problem) => match call.ctx.graph.get_service_app(&tenant, &app_id).await {
-                Ok(Some(app)) => {
-                    state.apply_graph(&tenant, &app);
-                    return Err(WriteError::Partial(state, problem));
-                }
-                _ => return Err(WriteError::Failed(problem)),
-            },
-        }
-        Ok((state, PlannedAction::default()))
+        let Err(problem) = activate_into(call, &mut state, &tenant, &app_id, &date).await else {
+            return Ok((state, PlannedAction::default()));
+        };
+        // Record what Graph holds now, so state matches the tenant.
+        let Ok(Some(app)) = call.ctx.graph.get_service_app(&tenant, &app_id).await else {
+            return Err(WriteError::Failed(problem));
+        };
+        state.apply_graph(&tenant, &app);
+        Err(WriteError::Partial(state, problem))
     }
 
     async fn delete(
@@ -369,24 +297,17 @@ impl ManagedResource for ServiceAppResource {
             return Ok(());
         };
         let status = current.status.unwrap_or_else(|| AppStatus::parse(""));
-        let allow = prior
-            .allow_unregister_while_active
-            .as_option()
-            .unwrap_or(false);
         let activation = current.effective_date_time.as_deref().map(canonical_text);
-        let now = OffsetDateTime::now_utc();
-        let who = Subject::new(&tenant, &app_id);
-        match lifecycle::decide_destroy(&status, allow, activation.as_deref(), who, now) {
-            DestroyDecision::Refuse(problem) => Err(problem),
-            DestroyDecision::Unregister { warning } => {
-                match call.ctx.graph.delete_service_app(&tenant, &app_id).await {
-                    Err(e) if !e.is_not_found() => return Err(e.into()),
-                    _ => {}
-                }
-                warning.into_iter().for_each(|w| call.warn(w));
-                Ok(())
-            }
+        let warning = prior
+            .decide_destroy(&status, activation.as_deref())?
+            .into_result()?;
+        if let Err(e) = call.ctx.graph.delete_service_app(&tenant, &app_id).await
+            && !e.is_not_found()
+        {
+            return Err(e.into());
         }
+        call.warn_all(warning);
+        Ok(())
     }
 
     async fn import(
@@ -395,76 +316,60 @@ impl ManagedResource for ServiceAppResource {
         tenant: String,
         app_id: String,
     ) -> Result<(ServiceAppState, PlannedAction), Problem> {
-        if call
-            .ctx
-            .graph
-            .get_service_app(&tenant, &app_id)
-            .await?
-            .is_none()
-        {
-            return Err(Problem::error(
-                "Cannot import serviceApp",
-                format!(
-                    "serviceApp {app_id} is not registered in tenant {tenant} (the tenant \
-                     searched: the one in the import ID, else the provider's tenant_id or \
-                     ARM_TENANT_ID). Import with `<tenantId>/<serviceAppId>` to name the tenant."
-                ),
-            ));
+        match call.ctx.graph.get_service_app(&tenant, &app_id).await? {
+            Some(_) => Ok((
+                imported_state(&Self::IMPORT, tenant, app_id),
+                Default::default(),
+            )),
+            None => Err(lifecycle::not_registered_for_import(&tenant, &app_id)),
         }
-        let state = ServiceAppState {
-            id: Value::Value(format!("{tenant}/{app_id}")),
-            tenant_id: Value::Value(tenant),
-            activate: Value::Value(true),
-            allow_unregister_while_active: Value::Value(false),
-            service_app_id: Value::Value(app_id),
-            ..Default::default()
-        };
-        Ok((state, PlannedAction::default()))
     }
+}
+
+/// Counts an immediate activation as done for the later plans of this process in the tenant.
+fn noted(call: &Call, tenant: &str, action: PlannedAction) -> PlannedAction {
+    if action.activates_now() {
+        (call.ctx.gates).note_planned(tenant, |steps| steps.app_activation = true);
+    }
+    action
+}
+
+/// Activates (or defers, see [`activate_or_defer`]) and records Graph's answer in `state`.
+async fn activate_into(
+    call: &mut Call,
+    state: &mut ServiceAppState,
+    tenant: &str,
+    app_id: &str,
+    date: &str,
+) -> Result<(), Problem> {
+    let app = activate_or_defer(call, tenant, app_id, date).await?;
+    app.into_iter()
+        .for_each(|app| state.apply_graph(tenant, &app));
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Identity, IdentitySet};
 
     #[test]
-    fn graph_values_are_canonicalised_and_arguments_kept() {
+    fn graph_values_fill_computed_attributes_and_keep_arguments() {
         let mut state = ServiceAppState {
             effective_date_time: Value::Value("2030-01-01T00:00:00+01:00".into()),
-            activate: Value::Value(true),
+            activation_requested: Value::Value(false),
             ..Default::default()
-        };
-        let user = Identity {
-            id: Some("u".into()),
-            display_name: None,
         };
         let app = ServiceApp {
             id: "22222222-2222-2222-2222-222222222222".into(),
-            application: Some(Identity {
-                id: Some("33333333-3333-3333-3333-333333333333".into()),
-                display_name: None,
-            }),
             status: Some(AppStatus::PendingActive),
             effective_date_time: Some("2029-12-31T23:00:00.0000000Z".into()),
-            registration_date_time: Some("2026-11-23T09:00:00.45Z".into()),
-            last_modified_date_time: None,
-            last_modified_by: Some(IdentitySet {
-                user: Some(user),
-                ..Default::default()
-            }),
+            ..Default::default()
         };
         state.apply_graph("11111111-1111-1111-1111-111111111111", &app);
         let v = |s: &str| Value::Value(s.to_string());
         assert_eq!(state.effective_date_time, v("2030-01-01T00:00:00+01:00"));
         assert_eq!(state.activation_date_time, v("2029-12-31T23:00:00Z"));
-        assert_eq!(state.registration_date_time, v("2026-11-23T09:00:00.45Z"));
-        assert_eq!(
-            state.application_id,
-            v("33333333-3333-3333-3333-333333333333")
-        );
-        assert_eq!(state.last_modified_by_user_id, v("u"));
-        assert_eq!(state.last_modified_by_application_id, Value::Null);
+        assert_eq!(state.activation_requested, Value::Value(true));
         let id = "11111111-1111-1111-1111-111111111111/22222222-2222-2222-2222-222222222222";
         assert_eq!(state.id, v(id));
     }

@@ -97,6 +97,30 @@ pub fn other_active_policy_notice(
     )
 }
 
+/// Decision 3: the configuration error when two `active = true` policies of one workload and
+/// tenant are planned in one configuration (`first` was planned earlier in this run).
+pub fn two_active_in_configuration(
+    workload: Workload,
+    tenant_id: &str,
+    first: &str,
+    second: &str,
+) -> Notice {
+    Notice::on(
+        "active",
+        format!(
+            "Two active {} protection policies for tenant {tenant_id}",
+            workload.name()
+        ),
+        format!(
+            "This configuration has {first:?} and {second:?} as {} resources of tenant \
+             {tenant_id}, both with active = true, but Microsoft Graph allows one active policy \
+             per workload and tenant. Set active = false on one of them, or put their units in one \
+             policy.",
+            workload.policy_resource_type()
+        ),
+    )
+}
+
 /// Decision 8: after a lost answer to the creating POST, the policy to adopt rather than
 /// posting again: same kind, same display name, created by our app. Several matches: the
 /// newest (ties: the smallest id), so that repeated lookups agree.
@@ -283,6 +307,14 @@ mod tests {
                 .detail
                 .contains("terraform import m365backup_sharepoint_protection_policy.<name> t-1/a")
         );
+    }
+
+    #[test]
+    fn two_active_policies_in_one_configuration_name_both() {
+        let n = two_active_in_configuration(Workload::Exchange, "t-1", "Mail", "Mail 2");
+        assert_eq!(n.attribute, Some("active"));
+        assert!(n.summary.contains("t-1") && n.detail.contains("\"Mail\" and \"Mail 2\""));
+        assert!(n.detail.contains("m365backup_exchange_protection_policy"));
     }
 
     #[test]
