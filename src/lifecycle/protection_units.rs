@@ -275,7 +275,11 @@ pub fn sign_in_needed(
              arguments delegated_refresh_token / delegated_access_token); or list them by id in \
              {}, which needs no sign-in.",
             workload.count_of(names.len()),
-            if workload == Workload::SharePoint { "url" } else { "email address" },
+            if workload == Workload::SharePoint {
+                "url"
+            } else {
+                "email address"
+            },
             bounded_lines(names.to_vec()).join(", "),
             workload.ids_attribute()
         ),
@@ -562,7 +566,10 @@ mod tests {
             pending_names: &none,
         };
         let plan = plan_units(&input, &Ownership::default(), &managed(&units));
-        assert!(plan.diff.removals.is_empty(), "a dynamicRule unit is never removed");
+        assert!(
+            plan.diff.removals.is_empty(),
+            "a dynamicRule unit is never removed"
+        );
         assert!(plan.diff.additions.is_empty());
         assert_eq!(plan.diff.covered_by_rule, vec![guid(2)]);
     }
@@ -658,7 +665,10 @@ mod tests {
         assert!(err.detail.contains(t) && err.detail.contains("mailbox_ids"));
         assert!(claims::units(Workload::Exchange, t, p, "c", &[]).is_err());
         claims::release(t, p, "b");
-        assert!(claims::listed_elsewhere(t, p, "a").is_empty(), "b released; c lists nothing");
+        assert!(
+            claims::listed_elsewhere(t, p, "a").is_empty(),
+            "b released; c lists nothing"
+        );
         // Another policy is unaffected.
         assert!(claims::units(Workload::Exchange, t, "policy-reg-2", "a", &[]).is_ok());
     }

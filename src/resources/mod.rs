@@ -5,6 +5,7 @@ pub mod backup_notifications;
 pub mod billing_enablement;
 pub mod controller;
 pub mod protection_policy;
+pub mod protection_units;
 pub mod service_app;
 pub mod service_status;
 
