@@ -15,7 +15,6 @@ use super::protection_policy::{
     error, gate, notice, observe, observe_shared, report_failures, send_units,
 };
 use crate::framework::attributes::StringSet;
-use crate::framework::values::known;
 use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::api::protection::{BulkAdditionJob, ProtectionUnit, Workload};
 use crate::lifecycle::Problem;
@@ -62,7 +61,7 @@ macro_rules! units_state {
     ($name:ident, $workload:expr, $ids:ident, $ids_doc:literal, $names:ident, $names_doc:literal, $description:literal) => {
         crate::attributes! {
             pub struct $name {
-                tenant_id: String => OptionalComputed, "Tenant ID. Defaults to the tenant in `policy_id`, else the provider's `tenant_id`. Changing it replaces the resource.", replace = true;
+                tenant_id: String => OptionalComputed, "Tenant ID. Defaults to the tenant in `policy_id` (`<tenantId>/<policyId>`, which it must match), else the provider's `tenant_id`.";
                 policy_id: String => Required, "The policy: its `id` (`<tenantId>/<policyId>`) or `policy_id`. Null while the policy's create is deferred: this resource then waits too. Changing it from one policy to another replaces the resource.", replace = true;
                 $ids: StringSet => Optional, $ids_doc;
                 $names: StringSet => Optional, $names_doc;
@@ -173,25 +172,36 @@ struct Target {
     policy_id: Option<String>,
 }
 
-fn target<S: UnitsState>(call: &Call, state: &mut S) -> Result<Target, Problem> {
+/// The tenant comes from `policy_id` when it is `<tenantId>/<policyId>` (it must then agree with
+/// a configured `tenant_id`), else from `tenant_id`, else the provider's. At plan `configured`
+/// is the configuration's `tenant_id` (the adapter has already filled the planned one with the
+/// provider's default); elsewhere it is the state's, which plan resolved.
+fn target<S: UnitsState>(
+    call: &Call,
+    state: &mut S,
+    configured: Option<String>,
+) -> Result<Target, Problem> {
     let c = state.common();
     let reference = match &*c.policy_id {
         Value::Value(text) => Some(parse_policy_reference(text, "policy_id").map_err(error)?),
         _ => None,
     };
-    let configured = c.tenant_id.as_ref_option().cloned();
+    let default = call.ctx.default_tenant.clone().unwrap_or_default();
     let tenant = match &reference {
-        Some(r) => {
-            let default = call.ctx.default_tenant.clone().unwrap_or_default();
-            let tenant = resolve_tenant(r, configured.as_deref(), &default).map_err(error)?;
-            call.ctx.tenant_for(Some(&tenant))?
-        }
-        None => known(c.tenant_id, "tenant_id")?.to_string(),
+        Some(r) => resolve_tenant(r, configured.as_deref(), &default).map_err(error)?,
+        None => configured.unwrap_or(default),
     };
+    let tenant = call.ctx.tenant_for(Some(&tenant))?;
+    *c.tenant_id = Value::Value(tenant.clone());
     Ok(Target {
         tenant,
         policy_id: reference.map(|r| r.policy_id),
     })
+}
+
+/// The state's own `tenant_id`, when known.
+fn tenant_of<S: UnitsState>(state: &mut S) -> Option<String> {
+    state.common().tenant_id.as_ref_option().cloned()
 }
 
 /// The unit set the resource lists (null sets are empty).
@@ -535,7 +545,8 @@ async fn apply_write<S: UnitsState>(
     mut own: Ownership,
 ) -> Result<(S, UnitsPrivate), WriteError<S>> {
     let workload = S::WORKLOAD;
-    let Target { tenant, policy_id } = target(call, &mut state)?;
+    let configured_tenant = tenant_of(&mut state);
+    let Target { tenant, policy_id } = target(call, &mut state, configured_tenant)?;
     let Some(policy_id) = policy_id else {
         record_deferred(&mut state, &policy_deferred_reason(workload, &tenant));
         return Ok((
@@ -720,14 +731,19 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         mut private: UnitsPrivate,
     ) -> Result<Option<(S, UnitsPrivate)>, Problem> {
         let workload = S::WORKLOAD;
-        let Target { tenant, policy_id } = target(call, &mut state)?;
+        let configured_tenant = tenant_of(&mut state);
+    let Target { tenant, policy_id } = target(call, &mut state, configured_tenant)?;
         let Some(policy_id) = policy_id.filter(|_| !state.common().id.is_null()) else {
             return Ok(Some((state, private))); // deferred: nothing in Graph to read
         };
+        let (ids, names) = configured(&state);
+        // Declared before any Graph call, so that the destroy plan of another units resource on
+        // this policy, made after its own read, most likely sees it (decision 13).
+        let early = private.own.listed_ids(&ids, &names);
+        let _ = claim(&mut state, &tenant, &policy_id, &early);
         let Some((_, units)) = observe_shared(call, workload, &tenant, &policy_id).await? else {
             return Ok(None);
         };
-        let (ids, names) = configured(&state);
         let mut own = std::mem::take(&mut private.own);
         resolve_names(
             call, workload, &tenant, &policy_id, &names, &mut own, &units,
@@ -769,22 +785,27 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         &self,
         call: &mut Call,
         mut planned: S,
-        _config: &S,
+        config: &S,
     ) -> Result<(S, UnitsPrivate), Problem> {
         let workload = S::WORKLOAD;
         let write = UnitsPrivate {
             write: true,
             ..UnitsPrivate::default()
         };
+        let configured_tenant = tenant_of(&mut config.clone());
         if matches!(*planned.common().policy_id, Value::Unknown) {
-            // The policy is created in this apply: checked again at apply.
-            if let Value::Value(tenant) = planned.common().tenant_id.clone() {
-                require_delegated(call, workload, &tenant, &configured(&planned).1)?;
-            }
+            // The policy is created in this apply: its tenant is learnt then; checked again at
+            // apply.
+            *planned.common().tenant_id = match configured_tenant {
+                Some(tenant) => {
+                    require_delegated(call, workload, &tenant, &configured(&planned).1)?;
+                    Value::Value(tenant)
+                }
+                None => Value::Unknown,
+            };
             return Ok((planned, write));
         }
-        let Target { tenant, policy_id } = target(call, &mut planned)?;
-        *planned.common().tenant_id = Value::Value(tenant.clone());
+        let Target { tenant, policy_id } = target(call, &mut planned, configured_tenant)?;
         let Some(policy_id) = policy_id else {
             record_deferred(&mut planned, &policy_deferred_reason(workload, &tenant));
             return Ok((planned, write));
@@ -826,9 +847,12 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         };
         if matches!(*planned.common().policy_id, Value::Unknown) {
             planned.unknown_on_change();
+            *planned.common().tenant_id = tenant_of(&mut config.clone())
+                .map_or(Value::Unknown, Value::Value);
             return Ok((planned, write));
         }
-        let Target { tenant, policy_id } = target(call, &mut planned)?;
+        let configured_tenant = tenant_of(&mut config.clone());
+        let Target { tenant, policy_id } = target(call, &mut planned, configured_tenant)?;
         let Some(policy_id) = policy_id else {
             // Still waiting for the policy: a config change is recorded without a Graph call.
             return Ok((planned, nothing));
@@ -901,7 +925,8 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         mut private: UnitsPrivate,
     ) -> Result<UnitsPrivate, Problem> {
         let mut prior = prior.clone();
-        let Target { tenant, policy_id } = target(call, &mut prior)?;
+        let configured_tenant = tenant_of(&mut prior);
+        let Target { tenant, policy_id } = target(call, &mut prior, configured_tenant)?;
         if let (Some(policy_id), Value::Value(me)) = (policy_id, prior.common().id.clone()) {
             claims::release(&tenant, &policy_id, &me);
             private.keep = claims::listed_elsewhere(&tenant, &policy_id, &me)
@@ -951,7 +976,8 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         private: UnitsPrivate,
     ) -> Result<(), Problem> {
         let workload = S::WORKLOAD;
-        let Target { tenant, policy_id } = target(call, &mut prior)?;
+        let configured_tenant = tenant_of(&mut prior);
+        let Target { tenant, policy_id } = target(call, &mut prior, configured_tenant)?;
         let (Some(policy_id), Value::Value(me)) = (policy_id, prior.common().id.clone()) else {
             return Ok(()); // deferred: nothing was added
         };
