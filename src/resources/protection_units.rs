@@ -732,7 +732,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
     ) -> Result<Option<(S, UnitsPrivate)>, Problem> {
         let workload = S::WORKLOAD;
         let configured_tenant = tenant_of(&mut state);
-    let Target { tenant, policy_id } = target(call, &mut state, configured_tenant)?;
+        let Target { tenant, policy_id } = target(call, &mut state, configured_tenant)?;
         let Some(policy_id) = policy_id.filter(|_| !state.common().id.is_null()) else {
             return Ok(Some((state, private))); // deferred: nothing in Graph to read
         };
@@ -741,6 +741,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         // this policy, made after its own read, most likely sees it (decision 13).
         let early = private.own.listed_ids(&ids, &names);
         let _ = claim(&mut state, &tenant, &policy_id, &early);
+        tracing::debug!(tenant, policy = %policy_id, ids = ?early, "units resource read: claims declared");
         let Some((_, units)) = observe_shared(call, workload, &tenant, &policy_id).await? else {
             return Ok(None);
         };
@@ -846,9 +847,13 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
             ..UnitsPrivate::default()
         };
         if matches!(*planned.common().policy_id, Value::Unknown) {
-            planned.unknown_on_change();
-            *planned.common().tenant_id = tenant_of(&mut config.clone())
-                .map_or(Value::Unknown, Value::Value);
+            if prior.clone().common().id.is_null() {
+                planned.unknown_on_create(); // the deferred create goes ahead with the policy
+            } else {
+                planned.unknown_on_change();
+            }
+            *planned.common().tenant_id =
+                tenant_of(&mut config.clone()).map_or(Value::Unknown, Value::Value);
             return Ok((planned, write));
         }
         let configured_tenant = tenant_of(&mut config.clone());
@@ -932,6 +937,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
             private.keep = claims::listed_elsewhere(&tenant, &policy_id, &me)
                 .into_iter()
                 .collect();
+            tracing::debug!(tenant, policy = %policy_id, keep = ?private.keep, "destroy plan of a units resource: ids other units resources list");
         }
         Ok(private)
     }
@@ -1015,6 +1021,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let before = own.listed_ids(&ids, &names);
         let mut elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
         elsewhere.extend(private.keep.iter().map(|id| id_key(id)));
+        tracing::debug!(tenant, policy = %policy_id, keep = ?elsewhere, "units resource destroy");
         let managed = ManagedSet::from_units(&units);
         let none = BTreeSet::new();
         let plan = plan_units(
