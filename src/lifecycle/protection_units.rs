@@ -364,6 +364,30 @@ pub fn kept_notice(
     ))
 }
 
+/// The warning when ids this resource lists are planned to be removed by the destroy of the
+/// resource that added them: this resource's apply keeps them (or adds them back at once).
+pub fn guarded_notice(
+    workload: Workload,
+    tenant: &str,
+    policy_id: &str,
+    ids: &[String],
+) -> Option<Notice> {
+    if ids.is_empty() {
+        return None;
+    }
+    Some(Notice::new(
+        format!(
+            "{} stay in policy {policy_id} for this resource (tenant {tenant})",
+            workload.count_of(ids.len())
+        ),
+        format!(
+            "Tenant {tenant}: another {} that added {} is planned for destroy. This resource              still lists them, so this apply keeps them protected (or adds them back at once if              the destroy removed them first).",
+            workload.units_resource_type(),
+            bounded_lines(ids.to_vec()).join(", ")
+        ),
+    ))
+}
+
 /// Decision 13 inside one provider process: which resources claim the manual units of a policy.
 /// Keys are `tenant/policy` in lower case; claimants are units resources (by their `id`, or a
 /// plan-local key before they have one).
@@ -381,6 +405,8 @@ pub mod claims {
         authoritative: bool,
         /// Units resource → the id keys it lists.
         units: BTreeMap<String, BTreeSet<String>>,
+        /// Units resource planned for destroy → the id keys it will remove unless kept.
+        leaving: BTreeMap<String, BTreeSet<String>>,
     }
 
     fn registry() -> &'static Mutex<HashMap<String, PolicyClaims>> {
@@ -453,11 +479,40 @@ pub mod claims {
     }
 
     /// A units resource is being destroyed: it lists nothing any more.
+    #[cfg(test)]
     pub fn release(tenant: &str, policy_id: &str, claimant: &str) {
         let mut all = registry().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = all.get_mut(&key(tenant, policy_id)) {
             entry.units.remove(&claimant.to_ascii_lowercase());
         }
+    }
+
+    /// A units resource is planned for destroy: it may remove these ids (Terraform plans a
+    /// destroy before it reads the other resources, so they learn it here).
+    pub fn leaving(tenant: &str, policy_id: &str, claimant: &str, ids: &[String]) {
+        let mut all = registry().lock().unwrap_or_else(|p| p.into_inner());
+        let entry = all.entry(key(tenant, policy_id)).or_default();
+        entry.units.remove(&claimant.to_ascii_lowercase());
+        entry.leaving.insert(
+            claimant.to_ascii_lowercase(),
+            ids.iter().map(|id| id_key(id)).collect(),
+        );
+    }
+
+    /// Id keys other units resources of the policy are planned to remove by their destroy.
+    pub fn leaving_elsewhere(tenant: &str, policy_id: &str, claimant: &str) -> BTreeSet<String> {
+        let all = registry().lock().unwrap_or_else(|p| p.into_inner());
+        let me = claimant.to_ascii_lowercase();
+        all.get(&key(tenant, policy_id))
+            .map(|entry| {
+                entry
+                    .leaving
+                    .iter()
+                    .filter(|(who, _)| **who != me)
+                    .flat_map(|(_, ids)| ids.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Id keys other units resources of the policy list (seen in this process).
@@ -664,7 +719,15 @@ mod tests {
         let err = claims::authoritative(Workload::Exchange, t, p).unwrap_err();
         assert!(err.detail.contains(t) && err.detail.contains("mailbox_ids"));
         assert!(claims::units(Workload::Exchange, t, p, "c", &[]).is_err());
-        claims::release(t, p, "b");
+        claims::leaving(t, p, "b", &[guid(2)]);
+        assert_eq!(
+            claims::leaving_elsewhere(t, p, "a"),
+            BTreeSet::from([guid(2)])
+        );
+        assert!(
+            claims::leaving_elsewhere(t, p, "b").is_empty(),
+            "not its own"
+        );
         assert!(
             claims::listed_elsewhere(t, p, "a").is_empty(),
             "b released; c lists nothing"

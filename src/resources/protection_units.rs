@@ -28,8 +28,8 @@ use crate::lifecycle::protection_policy::unit_set::{
     DEFAULT_BULK_THRESHOLD, ManagedSet, covered_by_rule_notice, removal_notice, unit_requests,
 };
 use crate::lifecycle::protection_units::{
-    Ownership, UnitsInput, UnitsPlan, claims, kept_notice, left_unmatched_notice, name_key,
-    observed_ids, observed_names, own_units, pending_names, plan_units, sign_in_needed,
+    Ownership, UnitsInput, UnitsPlan, claims, guarded_notice, kept_notice, left_unmatched_notice,
+    name_key, observed_ids, observed_names, own_units, pending_names, plan_units, sign_in_needed,
     unmatched_notice,
 };
 
@@ -251,6 +251,27 @@ fn policy_deferred_reason(workload: Workload, tenant: &str) -> String {
          policy_id is null). The first apply after the policy exists adds the units.",
         workload.policy_resource_type()
     )
+}
+
+/// Units writes to one policy run one at a time within a process, so that a destroy and
+/// another units resource's update of the same apply see each other's claims and writes
+/// (decision 13: a shared id stays while another resource lists it).
+fn policy_lock(tenant: &str, policy_id: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    locks
+        .entry(format!(
+            "{}/{}",
+            tenant.to_ascii_lowercase(),
+            policy_id.to_ascii_lowercase()
+        ))
+        .or_default()
+        .clone()
 }
 
 /// Running bulk jobs of a policy, read once per policy per process.
@@ -601,6 +622,8 @@ async fn apply_write<S: UnitsState>(
     }
     let (ids, names) = configured(&state);
     let listed = own.listed_ids(&ids, &names);
+    let lock = policy_lock(&tenant, &policy_id);
+    let _serialized = lock.lock().await;
     // Decision 13 at apply, before any write (the policy's id was unknown at plan).
     if state.common().id.is_null() || matches!(*state.common().id, Value::Unknown) {
         *state.common().id = Value::Value(format!("{tenant}/{policy_id}/{}", uuid::Uuid::new_v4()));
@@ -897,9 +920,24 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let before = previous(prior, &own);
         let plan = decide(config, &before, &own, &units, &jobs, &elsewhere);
         plan_warnings(call, workload, &tenant, &policy_id, &plan, &units);
+        // Ids another units resource added and is planned to destroy: this apply makes sure
+        // they stay (decision 13), so the plan is an update even when nothing else changes.
+        let leaving = claims::leaving_elsewhere(&tenant, &policy_id, &me);
+        let guarded: Vec<String> = listed
+            .iter()
+            .filter(|id| leaving.contains(&id_key(id)))
+            .cloned()
+            .collect();
+        if let Some(n) = guarded_notice(workload, &tenant, &policy_id, &guarded) {
+            call.warn(notice(n));
+        }
         let changed_config = configured(prior) != configured(config);
-        if plan.is_empty() && !changed_config {
+        if plan.is_empty() && !changed_config && guarded.is_empty() {
             return Ok((planned, nothing));
+        }
+        if plan.is_empty() && !guarded.is_empty() {
+            planned.unknown_on_change();
+            return Ok((planned, write));
         }
         if plan.is_empty() {
             // Only the recorded sets change (e.g. an id a rule covers): no Graph call.
@@ -933,7 +971,9 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let configured_tenant = tenant_of(&mut prior);
         let Target { tenant, policy_id } = target(call, &mut prior, configured_tenant)?;
         if let (Some(policy_id), Value::Value(me)) = (policy_id, prior.common().id.clone()) {
-            claims::release(&tenant, &policy_id, &me);
+            let (ids, names) = configured(&prior);
+            let listed = private.own.listed_ids(&ids, &names);
+            claims::leaving(&tenant, &policy_id, &me, &listed);
             private.keep = claims::listed_elsewhere(&tenant, &policy_id, &me)
                 .into_iter()
                 .collect();
@@ -987,7 +1027,6 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let (Some(policy_id), Value::Value(me)) = (policy_id, prior.common().id.clone()) else {
             return Ok(()); // deferred: nothing was added
         };
-        claims::release(&tenant, &policy_id, &me);
         let what = format!(
             "the {} of policy {policy_id}",
             workload.units_resource_type()
@@ -1009,6 +1048,8 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
             ));
             return Ok(());
         }
+        let lock = policy_lock(&tenant, &policy_id);
+        let _serialized = lock.lock().await;
         let Some((_, units)) = observe(call, workload, &tenant, &policy_id).await? else {
             return Ok(()); // the policy is gone, and its units with it
         };
