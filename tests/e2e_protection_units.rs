@@ -158,10 +158,10 @@ fn two_units_resources_share_a_policy_without_touching_each_others_units() {
         // while B lists it. Terraform ≥ 1.3 plans A's destroy in the process that plans B, so B's
         // apply keeps it; older versions plan no destroy: B's next plan puts it back (a unit B
         // lists and Graph lacks is drift).
-        let both = format!("{}\n{}", team_a(&a_less), team_b(&[shared.clone()]));
+        let both = format!("{}\n{}", team_a(&a_less), team_b(std::slice::from_ref(&shared)));
         env.write_config(&config(&tenant, "", "", &both));
         env.apply().expect_code(0, "B back");
-        env.write_config(&config(&tenant, "", "", &team_b(&[shared.clone()])));
+        env.write_config(&config(&tenant, "", "", &team_b(std::slice::from_ref(&shared))));
         if env.version_tuple() >= (1, 3) {
             env.apply()
                 .expect_code(0, "A destroyed")
