@@ -158,10 +158,19 @@ fn two_units_resources_share_a_policy_without_touching_each_others_units() {
         // while B lists it. Terraform ≥ 1.3 plans A's destroy in the process that plans B, so B's
         // apply keeps it; older versions plan no destroy: B's next plan puts it back (a unit B
         // lists and Graph lacks is drift).
-        let both = format!("{}\n{}", team_a(&a_less), team_b(std::slice::from_ref(&shared)));
+        let both = format!(
+            "{}\n{}",
+            team_a(&a_less),
+            team_b(std::slice::from_ref(&shared))
+        );
         env.write_config(&config(&tenant, "", "", &both));
         env.apply().expect_code(0, "B back");
-        env.write_config(&config(&tenant, "", "", &team_b(std::slice::from_ref(&shared))));
+        env.write_config(&config(
+            &tenant,
+            "",
+            "",
+            &team_b(std::slice::from_ref(&shared)),
+        ));
         if env.version_tuple() >= (1, 3) {
             env.apply()
                 .expect_code(0, "A destroyed")
@@ -278,19 +287,28 @@ fn email_keyed_units_need_a_sign_in_to_add_then_refresh_app_only_and_drift_comes
 }
 
 #[test]
-fn an_authoritative_set_and_a_units_resource_on_one_policy_fail_at_plan() {
+fn an_authoritative_set_and_a_units_resource_on_one_policy_fail_before_any_write() {
     for_each_terraform(|env| {
         fast_processing(env);
         let tenant = env.tenant("none");
         let owned = ids(2, 0x5000);
         let policy = format!("  mailbox_ids  = {}", hcl_set(&owned));
-        env.write_config(&config(&tenant, "", &policy, ""));
-        env.apply().expect_code(0, "authoritative policy");
         let extra = units(
             "team",
             &format!("  mailbox_ids = {}", hcl_set(&ids(1, 0x6000))),
         );
+        // Both new: the policy's id is unknown at plan, so apply finds the conflict before the
+        // units resource writes anything.
         env.write_config(&config(&tenant, "", &policy, &extra));
+        env.apply()
+            .expect_code(1, "conflict detected at apply")
+            .expect_contains("authoritative unit set and a units resource", "says what");
+        assert_eq!(
+            protected(env, &tenant),
+            sorted(owned.clone()),
+            "no unit added"
+        );
+        // Now the policy's id is known: the plan fails.
         env.plan()
             .expect_code(1, "conflict detected at plan")
             .expect_contains("authoritative unit set and a units resource", "says what")
