@@ -935,12 +935,10 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         if plan.is_empty() && !changed_config && guarded.is_empty() {
             return Ok((planned, nothing));
         }
-        if plan.is_empty() && !guarded.is_empty() {
-            planned.unknown_on_change();
-            return Ok((planned, write));
-        }
         if plan.is_empty() {
-            // Only the recorded sets change (e.g. an id a rule covers): no Graph call.
+            // Only the recorded sets change (an id kept or a rule covers) or ids are guarded:
+            // apply sends nothing it need not, and the counts of this resource's units follow.
+            planned.unknown_on_change();
             return Ok((planned, write));
         }
         require_delegated(call, workload, &tenant, &plan.name_additions)?;
