@@ -564,6 +564,7 @@ async fn apply_write<S: UnitsState>(
     mut state: S,
     prior: Option<&S>,
     mut own: Ownership,
+    kept_at_plan: &[String],
 ) -> Result<(S, UnitsPrivate), WriteError<S>> {
     let workload = S::WORKLOAD;
     let configured_tenant = tenant_of(&mut state);
@@ -645,7 +646,9 @@ async fn apply_write<S: UnitsState>(
     let jobs = running_jobs(call, workload, &tenant, &policy_id).await?;
     let before = prior.map(|p| previous(p, &own)).unwrap_or_default();
     let me = claimant(&mut state);
-    let elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
+    let mut elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
+    // What the plan saw other units resources list (they are not applied in this process).
+    elsewhere.extend(kept_at_plan.iter().map(|id| id_key(id)));
     let plan = decide(&state, &before, &own, &units, &jobs, &elsewhere);
     if let Some(n) = kept_notice(workload, &tenant, &policy_id, &plan.kept) {
         call.warn(notice(n));
@@ -935,6 +938,22 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         if plan.is_empty() && !changed_config && guarded.is_empty() {
             return Ok((planned, nothing));
         }
+        // Carried to apply, which runs in another process: what stays for other resources, and
+        // what this resource removes (other units resources planned after it keep what they
+        // list, as for a destroy).
+        let write = UnitsPrivate {
+            keep: plan.kept.clone(),
+            ..write
+        };
+        let removed: Vec<String> = plan
+            .diff
+            .removals
+            .iter()
+            .map(|r| r.resource_id.clone())
+            .collect();
+        if !removed.is_empty() {
+            claims::leaving(&tenant, &policy_id, &format!("{me}#removing"), &removed);
+        }
         if plan.is_empty() {
             // Only the recorded sets change (an id kept or a rule covers) or ids are guarded:
             // apply sends nothing it need not, and the counts of this resource's units follow.
@@ -987,7 +1006,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         _config: &S,
         private: UnitsPrivate,
     ) -> Result<(S, UnitsPrivate), WriteError<S>> {
-        apply_write(call, state, None, private.own).await
+        apply_write(call, state, None, private.own, &[]).await
     }
 
     async fn update(
@@ -1010,7 +1029,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
                 },
             ));
         }
-        apply_write(call, state, Some(prior), private.own).await
+        apply_write(call, state, Some(prior), private.own, &private.keep).await
     }
 
     async fn delete(
