@@ -89,6 +89,19 @@ fn remove_outside_terraform(env: &Env, tenant: &str, policy_id: &str, unit_id: &
     );
 }
 
+/// When the removal by the resource that added `shared` reached Graph before the other units
+/// resource listing it could keep it (Terraform planned them in that order, or is older than
+/// 1.3), the other resource's next plan puts it back: a unit it lists is missing.
+fn restored_by_the_other(env: &Env, tenant: &str, shared: &str) {
+    if protected(env, tenant).iter().any(|id| id == shared) {
+        return;
+    }
+    env.plan()
+        .expect_code(2, "the other resource plans the shared id back")
+        .expect_contains(shared, "names it");
+    env.apply().expect_code(0, "the other resource restores it");
+}
+
 #[test]
 fn two_units_resources_share_a_policy_without_touching_each_others_units() {
     for_each_terraform(|env| {
@@ -147,17 +160,29 @@ fn two_units_resources_share_a_policy_without_touching_each_others_units() {
         assert_eq!(protected(env, &tenant), all, "B's units untouched");
         env.plan().expect_code(0, "clean after A's removal");
 
-        // Team B leaves: its own ids go, the shared id stays (A still lists it; B adopted it).
+        // A stops listing an id it added that B still lists: it stays (kept by A's plan, or
+        // kept by B's apply when Terraform planned A first).
+        let both = format!("{}\n{}", team_a(&a[1..]), team_b(&with_shared(&b)));
+        env.write_config(&config(&tenant, "", "", &both));
+        env.apply().expect_code(0, "A drops the shared id");
+        restored_by_the_other(env, &tenant, &shared);
+        assert_eq!(protected(env, &tenant), all, "the shared id stays for B");
+        env.plan()
+            .expect_code(0, "clean after A dropped the shared id");
+        let both = format!("{}\n{}", team_a(&a_less), team_b(&with_shared(&b)));
+        env.write_config(&config(&tenant, "", "", &both));
+        env.apply().expect_code(0, "A lists it again");
+
+        // Team B leaves: its own ids go, the shared id stays (A still lists it).
         env.write_config(&config(&tenant, "", "", &team_a(&a_less)));
         env.apply().expect_code(0, "B destroyed");
+        restored_by_the_other(env, &tenant, &shared);
         let all = sorted([a[1..].to_vec(), vec![shared.clone()]].concat());
         assert_eq!(protected(env, &tenant), all, "the shared id stays");
         env.plan().expect_code(0, "clean after B left");
 
-        // B comes back listing the shared id, then A (its owner) leaves: the shared id stays
-        // while B lists it. Terraform ≥ 1.3 plans A's destroy in the process that plans B, so B's
-        // apply keeps it; older versions plan no destroy: B's next plan puts it back (a unit B
-        // lists and Graph lacks is drift).
+        // B comes back listing the shared id, then A leaves: the shared id stays while B lists
+        // it.
         let both = format!(
             "{}\n{}",
             team_a(&a_less),
@@ -171,17 +196,8 @@ fn two_units_resources_share_a_policy_without_touching_each_others_units() {
             "",
             &team_b(std::slice::from_ref(&shared)),
         ));
-        if env.version_tuple() >= (1, 3) {
-            env.apply()
-                .expect_code(0, "A destroyed")
-                .expect_contains("stay in policy", "B says it keeps the shared id");
-        } else {
-            env.apply().expect_code(0, "A destroyed");
-            env.plan()
-                .expect_code(2, "B plans the shared id back")
-                .expect_contains(&shared, "names it");
-            env.apply().expect_code(0, "B restores it");
-        }
+        env.apply().expect_code(0, "A destroyed");
+        restored_by_the_other(env, &tenant, &shared);
         assert_eq!(protected(env, &tenant), vec![shared.clone()], "B's id");
         env.plan().expect_code(0, "clean");
         let _ = policy_id;

@@ -650,6 +650,7 @@ async fn apply_write<S: UnitsState>(
     // What the plan saw other units resources list (they are not applied in this process).
     elsewhere.extend(kept_at_plan.iter().map(|id| id_key(id)));
     let plan = decide(&state, &before, &own, &units, &jobs, &elsewhere);
+    tracing::debug!(tenant, policy = %policy_id, me, elsewhere = ?elsewhere, kept = ?plan.kept, removals = plan.diff.removals.len(), additions = plan.diff.additions.len(), "units resource apply");
     if let Some(n) = kept_notice(workload, &tenant, &policy_id, &plan.kept) {
         call.warn(notice(n));
     }
@@ -934,26 +935,29 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         if let Some(n) = guarded_notice(workload, &tenant, &policy_id, &guarded) {
             call.warn(notice(n));
         }
+        tracing::debug!(tenant, policy = %policy_id, me, elsewhere = ?elsewhere, leaving = ?leaving, kept = ?plan.kept, removals = plan.diff.removals.len(), "units resource plan");
         let changed_config = configured(prior) != configured(config);
         if plan.is_empty() && !changed_config && guarded.is_empty() {
             return Ok((planned, nothing));
         }
-        // Carried to apply, which runs in another process: what stays for other resources, and
-        // what this resource removes (other units resources planned after it keep what they
-        // list, as for a destroy).
-        let write = UnitsPrivate {
-            keep: plan.kept.clone(),
-            ..write
-        };
-        let removed: Vec<String> = plan
+        // Terraform plans again at apply, in a process that may not have read the other units
+        // resources: what this plan keeps for them may be removed there. So every id this
+        // resource would remove is announced; another units resource planned after it that
+        // still lists one plans an update whose apply keeps it (or adds it back at once).
+        let none = BTreeSet::new();
+        let removed: Vec<String> = decide(config, &before, &own, &units, &jobs, &none)
             .diff
             .removals
-            .iter()
-            .map(|r| r.resource_id.clone())
+            .into_iter()
+            .map(|r| r.resource_id)
             .collect();
         if !removed.is_empty() {
             claims::leaving(&tenant, &policy_id, &format!("{me}#removing"), &removed);
         }
+        let write = UnitsPrivate {
+            keep: plan.kept.clone(),
+            ..write
+        };
         if plan.is_empty() {
             // Only the recorded sets change (an id kept or a rule covers) or ids are guarded:
             // apply sends nothing it need not, and the counts of this resource's units follow.
