@@ -700,6 +700,52 @@ mod tests {
     }
 
     #[test]
+    fn refresh_drops_listed_ids_that_left_and_keeps_rule_covered_ones() {
+        let mut leaving = unit(2, "manual");
+        leaving.status = Some(ProtectionUnitStatus::RemoveRequested);
+        let units = [unit(1, "manual"), leaving, unit(3, "dynamicRule")];
+        let configured = [guid(1), guid(2), guid(3), guid(4)];
+        assert_eq!(
+            observed_ids(&configured, &managed(&units)),
+            vec![guid(1), guid(3)],
+            "2 is leaving and 4 is absent: both drift; 3 belongs to a rule"
+        );
+    }
+
+    #[test]
+    fn running_jobs_hold_their_names_as_pending() {
+        let job = |status: &str, names: &[&str]| BulkAdditionJob {
+            status: Some(crate::graph::api::protection::BulkJobStatus::parse(status)),
+            mailboxes: Some(names.iter().map(|n| n.to_string()).collect()),
+            ..BulkAdditionJob::default()
+        };
+        let jobs = [job("active", &["A@x.com"]), job("completed", &["b@x.com"])];
+        assert_eq!(
+            pending_names(&jobs),
+            BTreeSet::from(["a@x.com".to_string()])
+        );
+    }
+
+    #[test]
+    fn the_private_map_is_compact_and_empty_when_unused() {
+        assert_eq!(serde_json::to_string(&Ownership::default()).unwrap(), "{}");
+        let mut own = Ownership::default();
+        own.resolved.insert("a@x.com".into(), guid(1));
+        own.adopted.insert(guid(2));
+        let text = serde_json::to_string(&own).unwrap();
+        assert!(text.len() < 120, "{text}");
+        assert_eq!(serde_json::from_str::<Ownership>(&text).unwrap(), own);
+    }
+
+    #[test]
+    fn counts_cover_only_this_resources_units() {
+        let units = [unit(1, "manual"), unit(2, "manual"), unit(3, "manual")];
+        let mine = own_units(&units, &[guid(1), guid(3), guid(9)]);
+        let ids: Vec<&str> = mine.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, vec!["unit-1", "unit-3"]);
+    }
+
+    #[test]
     fn urls_compare_without_case_or_trailing_slash() {
         assert_eq!(
             name_key("https://Contoso.sharepoint.com/sites/Ops/"),
