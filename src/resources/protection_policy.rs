@@ -397,7 +397,7 @@ fn desired_ids<S: PolicyState>(state: &S) -> Result<Option<Vec<String>>, Problem
 /// Ctrl-C (decision 17): SIGINT and SIGTERM set a process-wide flag that waits and chunk loops
 /// check. `main` ignores SIGINT so that an in-flight Graph call finishes; the listener installed
 /// here on first use replaces that with "finish the current request, then stop".
-mod stop {
+pub(crate) mod stop {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Once, OnceLock};
     use std::time::Duration;

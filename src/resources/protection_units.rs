@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 
 use super::protection_policy::{
-    error, gate, notice, observe, observe_shared, report_failures, send_units,
+    error, gate, notice, observe, observe_shared, report_failures, send_units, stop,
 };
 use crate::framework::attributes::StringSet;
 use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::api::protection::{BulkAdditionJob, ProtectionUnit, Workload};
 use crate::lifecycle::Problem;
 use crate::lifecycle::protection_policy::gating::{WriteDecision, WriteSubject, decide_write};
-use crate::lifecycle::protection_policy::ids::{id_key, validate_inline_ids};
+use crate::lifecycle::protection_policy::ids::{MAX_INLINE_IDS, id_key, validate_inline_ids};
 use crate::lifecycle::protection_policy::notices::{
     ItemFailure, bulk_job_failures, count_units, unit_error_failures,
 };
@@ -471,8 +471,31 @@ async fn write_units<S: UnitsState>(
     let workload = S::WORKLOAD;
     let mut failures: Vec<ItemFailure> = Vec::new();
     let mut own = plan.ownership.clone();
-    for request in unit_requests(&plan.diff, DEFAULT_BULK_THRESHOLD) {
+    stop::listen();
+    for (index, request) in unit_requests(&plan.diff, DEFAULT_BULK_THRESHOLD)
+        .into_iter()
+        .enumerate()
+    {
+        if index > 0 && stop::requested() {
+            // Decision 17: the request in flight finished; the next plan sends the rest.
+            return Err(Problem::error(
+                "Units apply interrupted",
+                format!(
+                    "Terraform was interrupted while {} changed policy {policy_id} in tenant {tenant}; the requests sent so far stay applied. Run terraform apply again to send the rest.",
+                    workload.units_resource_type()
+                ),
+            ));
+        }
         send_units(call, workload, tenant, policy_id, request, &mut failures).await?;
+    }
+    if !plan.name_additions.is_empty() && stop::requested() {
+        return Err(Problem::error(
+            "Units apply interrupted",
+            format!(
+                "Terraform was interrupted before the bulk addition job for {} of policy {policy_id} in tenant {tenant} was sent. Run terraform apply again.",
+                workload.names_attribute()
+            ),
+        ));
     }
     let prefix = job_prefix(state).unwrap_or_else(|| "terraform-units-".into());
     let mut jobs = Vec::new();
@@ -686,15 +709,34 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
 
     fn validate(config: &S) -> Vec<Problem> {
         let mut problems: Vec<Problem> = Vec::new();
+        let too_large = |attribute: &'static str, count: usize| {
+            Problem::error(
+                format!("{attribute} is too large"),
+                format!(
+                    "{attribute} lists {count} entries; a units resource takes at most {MAX_INLINE_IDS} because Terraform's plan request would exceed the provider's 4 MiB message limit. Split them across several {} resources, or list them in the policy's {} (a file) instead.",
+                    S::WORKLOAD.units_resource_type(),
+                    S::WORKLOAD.ids_file_attribute()
+                ),
+            )
+            .at(attribute)
+        };
         if let Some(ids) = config.ids() {
+            if ids.len() > MAX_INLINE_IDS {
+                problems.push(too_large(S::WORKLOAD.ids_attribute(), ids.len()));
+            }
+            // The policy's checks, minus its size advice (which names the policy's file).
             problems.extend(
                 validate_inline_ids(S::WORKLOAD, &ids)
                     .into_iter()
+                    .filter(|n| !n.summary.ends_with("is too large for an inline set"))
                     .map(error),
             );
         }
         if let Some(names) = config.names() {
             let attribute = S::WORKLOAD.names_attribute();
+            if names.len() > MAX_INLINE_IDS {
+                problems.push(too_large(attribute, names.len()));
+            }
             let bad: Vec<String> = names
                 .iter()
                 .filter(|n| match S::WORKLOAD {
