@@ -305,9 +305,10 @@ pub fn unmatched_notice(
         ),
         format!(
             "Tenant {tenant}: the bulk addition job for {} has not finished or did not add them. \
-             The next refresh with a delegated sign-in matches them; until then they are counted \
-             as pending and never removed by this resource. A job that failed for them is \
-             reported as a warning with Graph's error code.",
+             The next refresh with a delegated sign-in matches them; until then they are left out \
+             of this resource's unit counts (pending_job_count shows a job still running) and \
+             never removed by it. A job that failed for them is reported as a warning with \
+             Graph's error code.",
             bounded_lines(names.to_vec()).join(", ")
         ),
     ))
