@@ -529,6 +529,28 @@ impl Provider for M365BackupProvider {
                 shared.clone(),
             )),
         );
+        use crate::resources::protection_units::{ExchangeUnits, OneDriveUnits, SharePointUnits};
+        add(
+            "sharepoint_protection_units",
+            Box::new(ResourceAdapter::new(
+                SharePointUnits::default(),
+                shared.clone(),
+            )),
+        );
+        add(
+            "onedrive_protection_units",
+            Box::new(ResourceAdapter::new(
+                OneDriveUnits::default(),
+                shared.clone(),
+            )),
+        );
+        add(
+            "exchange_protection_units",
+            Box::new(ResourceAdapter::new(
+                ExchangeUnits::default(),
+                shared.clone(),
+            )),
+        );
         Some(resources)
     }
 

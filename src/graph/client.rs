@@ -262,11 +262,23 @@ impl GraphClient {
         tenant: &str,
         path: &[&str],
     ) -> Result<Vec<T>, GraphError> {
+        self.list_all_as(op, tenant, path, None).await
+    }
+
+    /// [`Self::list_all`] with a specific token kind (Graph fills some properties, such as a
+    /// unit's `email`, only for delegated tokens).
+    pub async fn list_all_as<T: DeserializeOwned>(
+        &self,
+        op: &'static str,
+        tenant: &str,
+        path: &[&str],
+        token: Option<TokenKind>,
+    ) -> Result<Vec<T>, GraphError> {
         let call = Call::new(self, op, tenant);
         let mut url = call.url(path)?;
         let mut items = Vec::new();
         for _ in 0..MAX_PAGES {
-            let resp = call.send_url(Method::GET, url, None, None).await?;
+            let resp = call.send_url(Method::GET, url, None, token).await?;
             let page: Page<T> = call.decode(&resp)?;
             items.extend(page.value);
             match page.next_link {

@@ -7,6 +7,7 @@ pub mod inclusion_rule;
 pub mod notifications;
 pub mod problem;
 pub mod protection_policy;
+pub mod protection_units;
 pub mod restore_points;
 pub mod service_app;
 

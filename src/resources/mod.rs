@@ -6,6 +6,7 @@ pub mod billing_enablement;
 pub mod controller;
 pub mod inclusion_rule;
 pub mod protection_policy;
+pub mod protection_units;
 pub mod service_app;
 pub mod service_app_values;
 pub mod service_status;

@@ -215,7 +215,7 @@ impl<S> Default for ProtectionPolicyResource<S> {
     }
 }
 
-fn notice(n: Notice) -> Problem {
+pub(crate) fn notice(n: Notice) -> Problem {
     let problem = Problem::warning(n.summary, n.detail);
     match n.attribute {
         Some(attribute) => problem.at(attribute),
@@ -223,7 +223,7 @@ fn notice(n: Notice) -> Problem {
     }
 }
 
-fn error(n: Notice) -> Problem {
+pub(crate) fn error(n: Notice) -> Problem {
     let problem = Problem::error(n.summary, n.detail);
     match n.attribute {
         Some(attribute) => problem.at(attribute),
@@ -319,7 +319,7 @@ fn name_of<S: PolicyState>(state: &mut S) -> String {
         .unwrap_or_default()
 }
 
-async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
+pub(crate) async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
     let client = call
         .ctx
         .client_id_for("Protection policies are changed by the controller app")?;
@@ -327,7 +327,7 @@ async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
 }
 
 /// Reads the policy and every page of its units; `None` when the policy is gone.
-async fn observe(
+pub(crate) async fn observe(
     call: &Call,
     workload: Workload,
     tenant: &str,
@@ -358,7 +358,7 @@ type Observation = Option<(ProtectionPolicy, Vec<ProtectionUnit>)>;
 /// The policy and its units as read earlier in this process (the refresh before a plan, the
 /// plan before an apply), else from Graph: one listing per policy per run (decision 9). Reads
 /// after a write always go to Graph.
-async fn observe_shared(
+pub(crate) async fn observe_shared(
     call: &Call,
     workload: Workload,
     tenant: &str,
@@ -694,7 +694,7 @@ async fn create_policy<S: PolicyState>(
 }
 
 /// Sends one unit request (a `@delta` chunk or a bulk job), gathering per-item failures.
-async fn send_units(
+pub(crate) async fn send_units(
     call: &Call,
     workload: Workload,
     tenant: &str,
@@ -731,7 +731,7 @@ async fn send_units(
     Ok(())
 }
 
-fn report_failures(
+pub(crate) fn report_failures(
     call: &mut Call,
     workload: Workload,
     tenant: &str,
@@ -961,6 +961,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 }
             };
         };
+        claim_authoritative(config, &tenant, &policy_id)?;
         let Some((policy, units)) = observe_shared(call, S::WORKLOAD, &tenant, &policy_id).await?
         else {
             return Ok((planned, nothing));
@@ -1057,7 +1058,13 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                     record_deferred(&mut state, &n.summary);
                     call.warn(notice(n));
                 }
-                None => create_policy(call, &mut state).await?,
+                None => {
+                    create_policy(call, &mut state).await?;
+                    if let Some(id) = state.common().policy_id.as_ref_option().cloned() {
+                        // Units resources applied after this one in the process see the set.
+                        let _ = claim_authoritative(&state, &tenant, &id);
+                    }
+                }
             },
             WriteDecision::Defer { reason, notice: n } => {
                 call.warn(notice(n));
@@ -1089,6 +1096,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             // The deferred create can go ahead now.
             return self.create(call, state, config, private).await;
         };
+        claim_authoritative(config, &tenant, &policy_id)?;
         let workload = S::WORKLOAD;
         let Some((policy, units)) = observe_shared(call, workload, &tenant, &policy_id).await?
         else {
@@ -1257,6 +1265,20 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             },
         ))
     }
+}
+
+/// Decision 13: an authoritative set is declared to the per-process registry, which reports a
+/// units resource on the same policy (whichever of the two is planned or applied second fails).
+fn claim_authoritative<S: PolicyState>(
+    config: &S,
+    tenant: &str,
+    policy_id: &str,
+) -> Result<(), Problem> {
+    if !config.has_inline_ids() && config.ids_file().is_null() {
+        return Ok(());
+    }
+    crate::lifecycle::protection_units::claims::authoritative(S::WORKLOAD, tenant, policy_id)
+        .map_err(error)
 }
 
 fn n_detail(what: &str) -> String {

@@ -1694,7 +1694,15 @@ impl Protection {
                 _ => self.directory.user_by_email(n).map(|u| u.id.clone()),
             };
             match found {
-                Some(id) => resolved.push((n.clone(), id)),
+                // The user must also have what the workload protects (a mailbox, a drive).
+                Some(id) => match self.check_resource(w, &id) {
+                    Ok(()) => resolved.push((n.clone(), id)),
+                    Err(e) => details.push(ErrorDetail {
+                        code: e.code.into(),
+                        message: e.message,
+                        target: n.clone(),
+                    }),
+                },
                 None => details.push(ErrorDetail {
                     code: if w == Workload::SharePoint {
                         "SiteUrlNotFound"
@@ -1806,6 +1814,52 @@ mod tests {
         assert_eq!(s.delay(100), Duration::seconds(61));
         assert_eq!(s.delay(101), Duration::seconds(62));
         assert_eq!(s.delay(50_000), Duration::seconds(560));
+    }
+
+    #[test]
+    fn a_bulk_job_adds_an_email_only_when_the_user_has_what_the_workload_protects() {
+        let user = |i: usize, mailbox: bool| User {
+            id: format!("00000000-0000-4000-8000-{i:012}"),
+            email: Some(format!("user{i}@contoso.com")),
+            display_name: None,
+            mailbox,
+            drive: true,
+        };
+        let doc = DirectoryDoc {
+            groups: Vec::new(),
+            users: vec![user(1, true), user(2, false)],
+            sites: Vec::new(),
+        };
+        let s = Settings::default();
+        let who = IdentitySet::default();
+        let mut p = Protection::new();
+        p.directory = Directory::closed(doc);
+        let (pi, _) = p
+            .create_policy(
+                Workload::Exchange,
+                Some("p"),
+                None,
+                Vec::new(),
+                &who,
+                T0,
+                &s,
+            )
+            .unwrap();
+        let names = vec![
+            "USER1@contoso.com".to_string(),
+            "user2@contoso.com".to_string(),
+        ];
+        let ji = p
+            .create_job(pi, None, Vec::new(), names, &who, T0, &s)
+            .unwrap();
+        p.advance(T0 + Duration::hours(1), &s);
+        assert_eq!(p.jobs[ji].status, JobStatus::CompletedWithErrors);
+        let e = p.jobs[ji].error.as_ref().unwrap();
+        assert_eq!(e.details.len(), 1, "{e:?}");
+        assert_eq!(e.details[0].target, "user2@contoso.com");
+        assert_eq!(e.details[0].code, "InvalidProtectionUnitId");
+        assert_eq!(p.units.len(), 1, "only the user with a mailbox");
+        assert_eq!(p.units[0].resource, "00000000-0000-4000-8000-000000000001");
     }
 
     #[test]

@@ -749,6 +749,21 @@ impl BulkAdditionJob {
         job
     }
 
+    /// The create body of a job adding these urls (sites) or email addresses (drives,
+    /// mailboxes): Graph's only way to add units by name.
+    pub fn names_body(workload: Workload, display_name: &str, names: Vec<String>) -> Self {
+        let mut job = Self {
+            display_name: Some(display_name.to_string()),
+            ..Self::default()
+        };
+        match workload {
+            Workload::SharePoint => job.site_web_urls = Some(names),
+            Workload::OneDrive => job.drives = Some(names),
+            Workload::Exchange => job.mailboxes = Some(names),
+        }
+        job
+    }
+
     /// The ids the job adds, when Graph returned them (a GET of one job does, a list does not).
     pub fn id_inputs(&self) -> Option<&[String]> {
         self.site_ids

@@ -7,6 +7,7 @@ use super::protection::{
     BulkAdditionJob, PolicyCreate, PolicyPatch, PolicyPatchAnswer, ProtectionPolicy,
     ProtectionUnit, Workload,
 };
+use crate::auth::TokenKind;
 use crate::graph::client::GraphClient;
 use crate::graph::error::{GraphError, GraphErrorKind};
 
@@ -56,6 +57,37 @@ impl GraphClient {
     ) -> Result<Vec<ProtectionUnit>, GraphError> {
         let path = [workload.policy_entity_set(), id, workload.units_property()];
         self.v1().list_all(UNITS, tenant, &path).await
+    }
+
+    /// Every unit of a policy read with a delegated token, the only kind Graph fills
+    /// `siteWebUrl` / `email` for (used to match urls and emails to their units).
+    pub async fn list_policy_units_delegated(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        id: &str,
+    ) -> Result<Vec<ProtectionUnit>, GraphError> {
+        let path = [workload.policy_entity_set(), id, workload.units_property()];
+        self.v1()
+            .list_all_as(UNITS, tenant, &path, Some(TokenKind::Delegated))
+            .await
+    }
+
+    /// One bulk addition job of a policy, with its inputs; `None` on 404.
+    pub async fn get_bulk_job(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        policy_id: &str,
+        job_id: &str,
+    ) -> Result<Option<BulkAdditionJob>, GraphError> {
+        let path = [
+            workload.policy_entity_set(),
+            policy_id,
+            workload.bulk_jobs_property(),
+            job_id,
+        ];
+        self.v1().get_or_none(GET_BULK_JOB, tenant, &path).await
     }
 
     /// `POST` a new policy with at most 50 units, **once**: no transport retry (binding

@@ -104,6 +104,13 @@ impl ManagedSet {
         self.members.contains_key(&id_key(id))
     }
 
+    /// The unit ids of one member (none when it is absent or only a running job's input).
+    pub fn unit_ids_of(&self, id: &str) -> &[String] {
+        self.members
+            .get(&id_key(id))
+            .map_or(&[], |m| m.unit_ids.as_slice())
+    }
+
     /// Whether a dynamic rule covers this id.
     pub fn is_covered_by_rule(&self, id: &str) -> bool {
         self.rule_owned.contains(&id_key(id))
