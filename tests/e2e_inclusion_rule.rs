@@ -505,3 +505,28 @@ fn a_rule_waits_for_its_deferred_policy_then_is_created_in_place_and_warns_about
         env.plan().expect_code(0, "clean, with the warning only");
     });
 }
+
+#[test]
+fn a_static_rule_and_an_authoritative_set_on_one_policy_are_refused() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let site = format!("contoso.sharepoint.com,{},{}", guid(0x301), guid(0x302));
+        let policies = format!(
+            "resource \"m365backup_sharepoint_protection_policy\" \"sites\" {{\n  tenant_id    = \"{tenant}\"\n  display_name = \"sites\"\n  site_ids     = [\"{site}\"]\n  depends_on   = [m365backup_billing_enablement.this]\n}}\n"
+        );
+        let rule = "resource \"m365backup_sharepoint_inclusion_rule\" \"finance\" {\n  policy_id          = m365backup_sharepoint_protection_policy.sites.id\n  site_name_keywords = [\"Finance\"]\n}\n";
+        env.write_config(&tenant_config(&tenant, &policies, rule));
+        let conflict = "both an authoritative unit set and a static inclusion rule";
+        // The policy's id is known only at apply: the rule is refused there, before any write.
+        env.apply()
+            .expect_code(1, "a static rule beside an authoritative set")
+            .expect_contains(conflict, "names the conflict")
+            .expect_contains("site_ids", "names the set");
+        assert!(rules_of(env, &tenant).is_empty(), "no rule was created");
+        // Once the policy exists, the plan refuses it.
+        env.plan()
+            .expect_code(1, "the plan refuses it too")
+            .expect_contains(conflict, "names the conflict at plan");
+    });
+}

@@ -408,6 +408,8 @@ pub mod claims {
         units: BTreeMap<String, BTreeSet<String>>,
         /// Units resource planned for destroy → the id keys it will remove unless kept.
         leaving: BTreeMap<String, BTreeSet<String>>,
+        /// Static inclusion rules of the policy: their units look manual (decision 9).
+        static_rules: BTreeSet<String>,
     }
 
     fn registry() -> &'static Mutex<HashMap<String, PolicyClaims>> {
@@ -444,16 +446,53 @@ pub mod claims {
         )
     }
 
-    /// The policy resource declares its authoritative set; an error when a units resource on
-    /// the same policy was seen in this process.
+    fn static_rule_conflict(workload: Workload, tenant: &str, policy_id: &str) -> Notice {
+        Notice::new(
+            format!(
+                "Policy {policy_id} has both an authoritative unit set and a static inclusion rule (tenant {tenant})"
+            ),
+            format!(
+                "Tenant {tenant}: the units a static rule adds are recorded by Graph as added \
+                 manually, so the {} set ({} or {}) would remove them on the next apply. List \
+                 those units in the set, make the rule dynamic (auto_apply = true, OneDrive and \
+                 Exchange), or leave the set unset on the policy.",
+                workload.policy_resource_type(),
+                workload.ids_attribute(),
+                workload.ids_file_attribute(),
+            ),
+        )
+    }
+
+    /// The policy resource declares its authoritative set; an error when a units resource or a
+    /// static rule on the same policy was seen in this process.
     pub fn authoritative(workload: Workload, tenant: &str, policy_id: &str) -> Result<(), Notice> {
         let mut all = registry().lock().unwrap_or_else(|p| p.into_inner());
         let entry = all.entry(key(tenant, policy_id)).or_default();
         entry.authoritative = true;
-        if entry.units.is_empty() {
-            Ok(())
-        } else {
+        if !entry.units.is_empty() {
             Err(conflict(workload, tenant, policy_id))
+        } else if !entry.static_rules.is_empty() {
+            Err(static_rule_conflict(workload, tenant, policy_id))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A static inclusion rule declares its policy; an error when the policy's authoritative
+    /// set was seen in this process.
+    pub fn static_rule(
+        workload: Workload,
+        tenant: &str,
+        policy_id: &str,
+        claimant: &str,
+    ) -> Result<(), Notice> {
+        let mut all = registry().lock().unwrap_or_else(|p| p.into_inner());
+        let entry = all.entry(key(tenant, policy_id)).or_default();
+        entry.static_rules.insert(claimant.to_ascii_lowercase());
+        if entry.authoritative {
+            Err(static_rule_conflict(workload, tenant, policy_id))
+        } else {
+            Ok(())
         }
     }
 
@@ -781,6 +820,20 @@ mod tests {
         );
         // Another policy is unaffected.
         assert!(claims::units(Workload::Exchange, t, "policy-reg-2", "a", &[]).is_ok());
+    }
+
+    #[test]
+    fn an_authoritative_set_and_a_static_rule_on_one_policy_conflict_in_either_order() {
+        let (t, p) = ("tenant-reg-3", "policy-reg-3");
+        assert!(claims::static_rule(Workload::SharePoint, t, p, "rule-a").is_ok());
+        let err = claims::authoritative(Workload::SharePoint, t, p).unwrap_err();
+        assert!(err.summary.contains("static inclusion rule") && err.detail.contains("site_ids"));
+        let (t, p) = ("tenant-reg-4", "policy-reg-4");
+        assert!(claims::authoritative(Workload::OneDrive, t, p).is_ok());
+        let err = claims::static_rule(Workload::OneDrive, t, p, "rule-b").unwrap_err();
+        assert!(err.detail.contains(t) && err.detail.contains("auto_apply = true"));
+        // A static rule on another policy is unaffected.
+        assert!(claims::static_rule(Workload::OneDrive, t, "policy-reg-5", "rule-b").is_ok());
     }
 
     #[test]

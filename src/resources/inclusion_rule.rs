@@ -407,6 +407,26 @@ fn dynamic_of<S: RuleState>(state: &S) -> bool {
     is_dynamic(S::WORKLOAD, state.auto_apply())
 }
 
+/// A static rule's units look manual: an authoritative set on the same policy (seen in this
+/// process) would remove them, so the two together are a configuration error (decision 9).
+fn claim_static<S: RuleState>(state: &S, tenant: &str, policy_id: &str) -> Result<(), Problem> {
+    if dynamic_of(state) {
+        return Ok(());
+    }
+    let claimant = format!(
+        "{}/{}",
+        S::WORKLOAD.name(),
+        wanted_expression(state).unwrap_or_default()
+    );
+    crate::lifecycle::protection_units::claims::static_rule(
+        S::WORKLOAD,
+        tenant,
+        policy_id,
+        &claimant,
+    )
+    .map_err(error)
+}
+
 fn what<S: RuleState>(state: &S) -> String {
     let kind = if dynamic_of(state) {
         "dynamic"
@@ -830,6 +850,7 @@ async fn create_rule<S: RuleState>(call: &mut Call, state: &mut S) -> Result<(),
         record_deferred(state, &reason);
         return Ok(());
     };
+    claim_static(state, &tenant, &policy_id)?;
     match check_create(call, state, &tenant, &policy_id, WriteSubject::NewObject).await? {
         CreateCheck::Proceed(_) => {}
         CreateCheck::Defer(reason, notice) => {
@@ -1107,6 +1128,7 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
             record_deferred(&mut planned, &reason);
             return Ok((planned, RulePlan::default()));
         };
+        claim_static(&planned, &tenant, &policy_id)?;
         match check_create(call, &planned, &tenant, &policy_id, WriteSubject::NewObject).await? {
             CreateCheck::Proceed(n) => n.into_iter().for_each(|n| call.warn(warning(n))),
             // Apply decides again and records the deferral.
@@ -1174,6 +1196,7 @@ impl<S: RuleState> ManagedResource for InclusionRuleResource<S> {
         let Some(policy_id) = prior_policy else {
             return Ok((planned, nothing));
         };
+        claim_static(&prior, &tenant, &policy_id)?;
         let Some(rule) = observe_shared(call, S::WORKLOAD, &tenant, &policy_id, &rule_id).await?
         else {
             return Ok((planned, nothing));
