@@ -7,8 +7,9 @@
 //! changes (decisions 4 to 6, through the tenant's shared gate): the configuration is recorded
 //! with `deferred_reason` set and no Graph call, reads of a deferred object make no call, plans
 //! show no change until the tenant allows it, and the first plan after that proposes the write.
-//! A `deferred_reason` that is known in the planned state means "record, do not write"; an
-//! unknown one means "write" (apply may still defer on Graph's refusal).
+//! A `deferred_reason` that is known in the planned state (settings still deferred) means
+//! "record, do not write"; an unknown one means "write": apply looks the tenant up again and
+//! writes, or records the deferral (also on Graph's refusal).
 
 use async_trait::async_trait;
 use tf_provider::value::Value;
@@ -117,7 +118,7 @@ async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
 impl BackupNotifications {
     /// Decides a planned write (create, update, or the write of deferred settings) against the
     /// tenant's gate: a write needs a delegated credential; a tenant that does not allow it
-    /// gets the configuration recorded with `deferred_reason` and a warning naming it.
+    /// gets a warning naming it, and apply records the deferral.
     async fn plan_write(
         &self,
         call: &mut Call,
@@ -132,13 +133,16 @@ impl BackupNotifications {
                 require_delegated(call, tenant, current)?;
                 plan_write(planned, written_before);
             }
+            // Apply looks the tenant up again and records the deferral with the reason it
+            // finds then (steps planned in this run may be done by then, and the reason's
+            // wording follows them).
             WriteDecision::Defer { reason, .. } => {
                 call.warn(lifecycle::deferred_warning(tenant, &reason));
-                record_deferred(planned, written_before, &reason);
+                plan_write(planned, written_before);
             }
             WriteDecision::WarnOnly(notice) => {
                 call.warn(lifecycle::deferred_warning(tenant, &notice.detail));
-                record_deferred(planned, written_before, &notice.detail);
+                plan_write(planned, written_before);
             }
         }
         Ok(())
