@@ -330,6 +330,30 @@ fn notifications_create_drift_delegated_only_import_and_destroy() {
         assert_eq!(notifications(env, &tenant)["isEnabled"], true);
         env.plan().expect_code(0, "clean after undoing the drift");
 
+        // A 403 to the PATCH while the tenant allows protection changes is not a deferral: the
+        // tenant is read again, and the apply fails with Graph's error and its request-id.
+        let disabled = NOTIFY.replace("true\n  notify", "false\n  notify");
+        env.write_config(&tenant_config(&tenant, &disabled));
+        env.admin.fault(json!({
+            "method": "PATCH",
+            "path_prefix": "/v1.0/solutions/backupRestore/emailNotificationsSetting",
+            "status": 403,
+            "count": 1,
+        }));
+        let refused = env.apply();
+        refused
+            .expect_code(1, "a refusal the tenant does not explain")
+            .expect_contains("HTTP 403", "Graph's answer")
+            .expect_contains("request-id", "with its request-id");
+        assert!(
+            !refused.combined().contains("Backup notification settings of tenant"),
+            "not a deferral: {}",
+            refused.combined()
+        );
+        assert_eq!(notifications(env, &tenant)["isEnabled"], true);
+        env.write_config(&tenant_config(&tenant, NOTIFY));
+        env.plan().expect_code(0, "nothing was changed");
+
         // Without a delegated credential, a plan that changes the settings fails and says how
         // to sign in; one that changes nothing is fine.
         env.remove_env("M365BACKUP_DELEGATED_REFRESH_TOKEN");
