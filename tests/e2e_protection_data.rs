@@ -346,7 +346,9 @@ fn notifications_create_drift_delegated_only_import_and_destroy() {
             .expect_contains("HTTP 403", "Graph's answer")
             .expect_contains("request-id", "with its request-id");
         assert!(
-            !refused.combined().contains("Backup notification settings of tenant"),
+            !refused
+                .combined()
+                .contains("Backup notification settings of tenant"),
             "not a deferral: {}",
             refused.combined()
         );
@@ -447,6 +449,27 @@ fn notifications_wait_for_the_takeover_date_then_are_written() {
         );
         assert_eq!(state["enabled"], true, "the configuration is recorded");
         assert_eq!(state["recipient_emails"].as_array().map(Vec::len), Some(2));
+
+        // Destroying settings that were never written changes nothing and says nothing about
+        // settings left in Graph; the next apply records them as deferred again.
+        let destroyed = env.tf(&[
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            "-target=m365backup_backup_notifications.this",
+        ]);
+        destroyed.expect_code(0, "destroy of deferred settings");
+        assert!(
+            !destroyed.combined().contains("left as they are"),
+            "nothing was left in Graph: {}",
+            destroyed.combined()
+        );
+        assert!(
+            env.resource("m365backup_backup_notifications.this")
+                .is_none()
+        );
+        env.apply().expect_code(0, "deferred again");
+        assert_eq!(notification_calls(env, "PATCH"), 0);
 
         // Before the date: no change, no read of the deferred settings, and no delegated
         // credential needed.
