@@ -158,8 +158,10 @@ fn onboarding_example_protects_a_whole_tenant_in_one_apply() {
                 .is_some_and(|r| r.contains(&held)),
             "the held tenant's notifications wait, naming it: {held_notifications}"
         );
-        assert_ne!(
-            held_protection["emailNotificationsSetting"]["isEnabled"], true,
+        assert!(
+            !held_protection["emailNotificationsSetting"]
+                .to_string()
+                .contains("held-admins@contoso.com"),
             "not written before the date: {held_protection}"
         );
         let outputs = env.show();
