@@ -2,7 +2,8 @@
 //! binary against the emulator: policies listed; units filtered and counted; restore points
 //! found after virtual time passes and a unit reported missing once its backups stopped; unit
 //! errors shown; notification settings created, drift planned back, a plan without a delegated
-//! credential refused, import, destroy as state removal.
+//! credential refused, import, destroy as state removal; notification settings of a tenant held
+//! by Microsoft's controller deferred until the takeover date, then written.
 
 mod common;
 
@@ -32,10 +33,15 @@ fn advance_seconds(env: &Env, seconds: i64) {
 
 /// Controller and billing for `tenant`, then `body`.
 fn tenant_config(tenant: &str, body: &str) -> String {
+    tenant_config_with(tenant, "", body)
+}
+
+/// Controller (with `app_extra` in its block) and billing for `tenant`, then `body`.
+fn tenant_config_with(tenant: &str, app_extra: &str, body: &str) -> String {
     let owner = m365backup_emulator::demo::TENANT_ID;
     format!(
         "{}\nresource \"m365backup_billing_enablement\" \"this\" {{\n  tenant_id           = \"{tenant}\"\n  app_owner_tenant_id = \"{owner}\"\n  depends_on          = [m365backup_service_app.this]\n}}\n\n{body}\n",
-        service_app_block("this", tenant, "")
+        service_app_block("this", tenant, app_extra)
     )
 }
 
@@ -238,7 +244,10 @@ fn policies_units_and_restore_points() {
             json!([kept]),
             "the failing mailbox is missing"
         );
-        assert_eq!(out["explicit_missing"], json!([kept, removed]));
+        // protection_unit_ids is a set: Terraform hands it over sorted, not as written.
+        let mut both = vec![kept.clone(), removed.clone()];
+        both.sort();
+        assert_eq!(out["explicit_missing"], json!(both));
         if !check.is_empty() {
             run.expect_contains(
                 &format!("Units without a restore point: {kept}"),
@@ -321,6 +330,32 @@ fn notifications_create_drift_delegated_only_import_and_destroy() {
         assert_eq!(notifications(env, &tenant)["isEnabled"], true);
         env.plan().expect_code(0, "clean after undoing the drift");
 
+        // A 403 to the PATCH while the tenant allows protection changes is not a deferral: the
+        // tenant is read again, and the apply fails with Graph's error and its request-id.
+        let disabled = NOTIFY.replace("true\n  notify", "false\n  notify");
+        env.write_config(&tenant_config(&tenant, &disabled));
+        env.admin.fault(json!({
+            "method": "PATCH",
+            "path_prefix": "/v1.0/solutions/backupRestore/emailNotificationsSetting",
+            "status": 403,
+            "count": 1,
+        }));
+        let refused = env.apply();
+        refused
+            .expect_code(1, "a refusal the tenant does not explain")
+            .expect_contains("HTTP 403", "Graph's answer")
+            .expect_contains("request-id", "with its request-id");
+        assert!(
+            !refused
+                .combined()
+                .contains("Backup notification settings of tenant"),
+            "not a deferral: {}",
+            refused.combined()
+        );
+        assert_eq!(notifications(env, &tenant)["isEnabled"], true);
+        env.write_config(&tenant_config(&tenant, NOTIFY));
+        env.plan().expect_code(0, "nothing was changed");
+
         // Without a delegated credential, a plan that changes the settings fails and says how
         // to sign in; one that changes nothing is fine.
         env.remove_env("M365BACKUP_DELEGATED_REFRESH_TOKEN");
@@ -359,5 +394,152 @@ fn notifications_create_drift_delegated_only_import_and_destroy() {
         .expect_code(0, "destroy")
         .expect_contains("left as they are", "warns that Graph keeps them");
         assert_eq!(notifications(env, &tenant)["isEnabled"], true);
+    });
+}
+
+/// Requests to the notification settings since the last reset, by method.
+fn notification_calls(env: &Env, method: &str) -> usize {
+    env.admin
+        .requests()
+        .iter()
+        .filter(|r| {
+            r["method"] == method
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("emailNotificationsSetting"))
+        })
+        .count()
+}
+
+#[test]
+fn notifications_wait_for_the_takeover_date_then_are_written() {
+    for_each_terraform(|env| {
+        // Microsoft's controller holds the tenant: our app is pendingActive until the date and
+        // Graph refuses the PATCH (403) until then.
+        let tenant = env.tenant("firstparty");
+        let before = notifications(env, &tenant);
+        env.write_config(&tenant_config_with(
+            &tenant,
+            "  effective_after = \"8d\"",
+            NOTIFY,
+        ));
+        env.admin.reset_requests();
+        env.apply()
+            .expect_code(0, "held by Microsoft's controller: nothing fails")
+            .expect_contains(
+                &format!("Backup notification settings of tenant {tenant} deferred"),
+                "the deferral names the tenant",
+            )
+            .expect_contains("protection changes wait for", "and what it waits for");
+        assert_eq!(
+            notification_calls(env, "PATCH"),
+            0,
+            "no PATCH while deferred"
+        );
+        assert_eq!(notifications(env, &tenant), before, "Graph unchanged");
+        let state = env
+            .resource("m365backup_backup_notifications.this")
+            .expect("recorded in state");
+        assert_eq!(state["id"], Value::Null, "never written: {state}");
+        assert!(
+            state["deferred_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(&tenant) && r.contains("to become active")),
+            "the reason names the tenant: {state}"
+        );
+        assert_eq!(state["enabled"], true, "the configuration is recorded");
+        assert_eq!(state["recipient_emails"].as_array().map(Vec::len), Some(2));
+
+        // Destroying settings that were never written changes nothing and says nothing about
+        // settings left in Graph; the next apply records them as deferred again.
+        let destroyed = env.tf(&[
+            "destroy",
+            "-auto-approve",
+            "-no-color",
+            "-target=m365backup_backup_notifications.this",
+        ]);
+        destroyed.expect_code(0, "destroy of deferred settings");
+        assert!(
+            !destroyed.combined().contains("left as they are"),
+            "nothing was left in Graph: {}",
+            destroyed.combined()
+        );
+        assert!(
+            env.resource("m365backup_backup_notifications.this")
+                .is_none()
+        );
+        env.apply().expect_code(0, "deferred again");
+        assert_eq!(notification_calls(env, "PATCH"), 0);
+
+        // Before the date: no change, no read of the deferred settings, and no delegated
+        // credential needed.
+        env.admin.reset_requests();
+        env.remove_env("M365BACKUP_DELEGATED_REFRESH_TOKEN");
+        env.plan()
+            .expect_code(0, "nothing to do while the app is pendingActive")
+            .expect_contains(&tenant, "the warning names the tenant");
+        assert_eq!(
+            notification_calls(env, "GET"),
+            0,
+            "a deferred read makes no call"
+        );
+        // A configuration change while deferred is recorded without a Graph call.
+        env.write_config(&tenant_config_with(
+            &tenant,
+            "  effective_after = \"8d\"",
+            &NOTIFY.replace("\"secops@contoso.com\"", "\"soc@contoso.com\""),
+        ));
+        env.apply()
+            .expect_code(0, "a change while deferred, without a delegated credential");
+        assert_eq!(notification_calls(env, "PATCH"), 0);
+        env.plan().expect_code(0, "clean while deferred");
+        env.reset_env("M365BACKUP_DELEGATED_REFRESH_TOKEN");
+
+        // After the date the plan proposes the write, saying why, and the apply makes it.
+        env.admin.advance_days(11);
+        env.plan()
+            .expect_code(2, "the deferred settings are proposed")
+            .expect_contains(
+                &format!(
+                    "Deferred backup notification settings of tenant {tenant} can be written now"
+                ),
+                "says why",
+            );
+        env.apply().expect_code(0, "billing, then the settings");
+        let held = notifications(env, &tenant);
+        assert_eq!(held["isEnabled"], true, "{held}");
+        assert_eq!(held["additionalEvents"], "restoreAndPolicyUpdates");
+        let emails: Vec<String> = held["recipients"]["customRecipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["email"].as_str().unwrap().to_ascii_lowercase())
+            .collect();
+        assert_eq!(emails.len(), 2, "{held}");
+        assert!(emails.contains(&"soc@contoso.com".to_string()), "{held}");
+        let state = env
+            .resource("m365backup_backup_notifications.this")
+            .unwrap();
+        assert_eq!(state["deferred_reason"], Value::Null, "{state}");
+        assert_eq!(state["id"], json!(tenant));
+        env.plan().expect_code(0, "clean after the write");
+
+        // State written before `deferred_reason` existed still loads.
+        let path = env.work_dir().join("terraform.tfstate");
+        let mut tfstate: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for resource in tfstate["resources"].as_array_mut().unwrap() {
+            if resource["type"] == "m365backup_backup_notifications" {
+                for instance in resource["instances"].as_array_mut().unwrap() {
+                    instance["attributes"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("deferred_reason");
+                }
+            }
+        }
+        std::fs::write(&path, serde_json::to_string_pretty(&tfstate).unwrap()).unwrap();
+        env.plan()
+            .expect_code(0, "a state without deferred_reason loads and plans clean");
     });
 }

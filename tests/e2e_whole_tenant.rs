@@ -1,8 +1,8 @@
 //! A whole tenant in one apply: `examples/onboarding` takes a tenant without a controller from
 //! nothing to controller, billing, Exchange, OneDrive and SharePoint policies, dynamic group
 //! rules and notification emails in one `terraform apply`, and the next plan is clean. A tenant
-//! that Microsoft's controller holds until a date gets the same configuration deferred, and the
-//! first apply after the date completes it.
+//! that Microsoft's controller holds until a date gets the same configuration deferred (its
+//! notification emails too), and the first apply after the date completes it.
 
 mod common;
 
@@ -56,6 +56,18 @@ fn units_by_policy(protection: &Value) -> std::collections::BTreeMap<String, Vec
     out
 }
 
+/// The values of `address` in the tenant module instance of `tenant`.
+fn module_resource(env: &Env, tenant: &str, address: &str) -> Option<Value> {
+    let full = format!("module.tenant[\"{tenant}\"].{address}");
+    let state = env.show();
+    state["values"]["root_module"]["child_modules"]
+        .as_array()?
+        .iter()
+        .flat_map(|m| m["resources"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["address"] == full.as_str())
+        .map(|r| r["values"].clone())
+}
+
 #[test]
 fn onboarding_example_protects_a_whole_tenant_in_one_apply() {
     for_each_terraform(|env| {
@@ -84,7 +96,10 @@ fn onboarding_example_protects_a_whole_tenant_in_one_apply() {
             "exchange_group_ids": { empty.clone(): [group(0)], held.clone(): [held_group] },
             "onedrive_group_ids": { empty.clone(): [group(1)] },
             "sharepoint_site_ids": { empty.clone(): [site_id(&empty, 0), site_id(&empty, 2)] },
-            "notification_emails": { empty.clone(): ["backup-admins@contoso.com"] },
+            "notification_emails": {
+                empty.clone(): ["backup-admins@contoso.com"],
+                held.clone(): ["held-admins@contoso.com"],
+            },
         }));
         env.apply()
             .expect_code(0, "one apply onboards and protects the tenant")
@@ -134,6 +149,21 @@ fn onboarding_example_protects_a_whole_tenant_in_one_apply() {
                 .is_none_or(|p| p.is_empty()),
             "nothing created before the date: {held_protection}"
         );
+        let held_notifications =
+            module_resource(env, &held, "m365backup_backup_notifications.this[0]")
+                .expect("the held tenant's notifications in state");
+        assert!(
+            held_notifications["deferred_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(&held)),
+            "the held tenant's notifications wait, naming it: {held_notifications}"
+        );
+        assert!(
+            !held_protection["emailNotificationsSetting"]
+                .to_string()
+                .contains("held-admins@contoso.com"),
+            "not written before the date: {held_protection}"
+        );
         let outputs = env.show();
         let waiting = &outputs["values"]["outputs"]["waiting"]["value"];
         assert!(
@@ -155,6 +185,16 @@ fn onboarding_example_protects_a_whole_tenant_in_one_apply() {
             "{held_protection}"
         );
         assert_eq!(held_protection["rules"].as_array().map(Vec::len), Some(1));
+        let held_setting = &held_protection["emailNotificationsSetting"];
+        assert_eq!(held_setting["isEnabled"], true, "{held_setting}");
+        assert_eq!(
+            held_setting["recipients"]["customRecipients"][0]["email"], "held-admins@contoso.com",
+            "{held_setting}"
+        );
+        let held_notifications =
+            module_resource(env, &held, "m365backup_backup_notifications.this[0]")
+                .expect("the held tenant's notifications in state");
+        assert_eq!(held_notifications["deferred_reason"], Value::Null);
         assert_no_resource_changes(&env.plan(), "after the apply after the date");
     });
 }

@@ -48,6 +48,25 @@ impl TenantGates {
         Ok(gate(&facts))
     }
 
+    /// Whether `tenant` allows protection writes by what Graph says now, without counting the
+    /// steps planned in this process: what a refused write is judged by (decision 6), since
+    /// Graph's refusal shows those steps have not taken effect.
+    pub async fn gate_as_observed(
+        &self,
+        graph: &GraphClient,
+        tenant: &str,
+        client_id: &str,
+    ) -> Result<Gate, Problem> {
+        let snapshot = self.snapshot(graph, tenant, client_id).await?;
+        let facts = GateFacts::from_graph(
+            tenant,
+            snapshot.service.as_ref(),
+            snapshot.our_app.as_ref(),
+            PlannedSteps::default(),
+        );
+        Ok(gate(&facts))
+    }
+
     async fn snapshot(
         &self,
         graph: &GraphClient,

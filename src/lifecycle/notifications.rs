@@ -135,6 +135,57 @@ pub fn sign_in_needed(
     )
 }
 
+/// The deferral (decision 4): the tenant does not allow the change yet; `reason` names the
+/// tenant, what it waits for and what the user can do.
+pub fn deferred_warning(tenant: &str, reason: &str) -> Problem {
+    Problem::warning(
+        format!("Backup notification settings of tenant {tenant} deferred"),
+        format!(
+            "{reason} The configured notification settings are recorded in the Terraform state \
+             (deferred_reason) without a call to Microsoft Graph; plans show no change while \
+             the tenant waits, and the first plan after that proposes writing them."
+        ),
+    )
+}
+
+/// The plan that writes settings recorded as deferred, now that the tenant allows it.
+pub fn resumed_warning(tenant: &str) -> Problem {
+    Problem::warning(
+        format!("Deferred backup notification settings of tenant {tenant} can be written now"),
+        format!(
+            "Tenant {tenant} now allows protection changes (this app is its active Backup \
+             Storage controller and the backup service is enabled, or both are planned in this \
+             run), so this apply writes the notification settings that were deferred; \
+             deferred_reason becomes null."
+        ),
+    )
+}
+
+/// A PATCH that Graph refused because the tenant does not allow protection changes
+/// (decision 6): the change is recorded as deferred.
+pub fn refused_warning(
+    tenant: &str,
+    status: Option<u16>,
+    code: Option<&str>,
+    request_id: Option<&str>,
+    reason: &str,
+) -> Problem {
+    let answer = match (status, code) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}"),
+        (Some(s), None) => format!("HTTP {s}"),
+        _ => "a refusal".to_string(),
+    };
+    Problem::warning(
+        format!("Backup notification settings of tenant {tenant} deferred"),
+        format!(
+            "Microsoft Graph refused to change the notification settings of tenant {tenant} \
+             ({answer}, request-id {}). {reason} The configured settings are recorded in the \
+             Terraform state (deferred_reason); the first plan after that proposes writing them.",
+            request_id.unwrap_or("unknown")
+        ),
+    )
+}
+
 /// Destroy only forgets the settings: Graph has no delete.
 pub fn forgotten_warning(tenant: &str) -> Problem {
     Problem::warning(
@@ -199,6 +250,33 @@ mod tests {
         let p = sign_in_needed("t1", Some("app"), None);
         assert!(p.detail.contains("login --tenant t1 --client-id app"));
         assert!(forgotten_warning("t1").is_warning());
+        let deferred = deferred_warning("t1", "Tenant t1: protection changes wait for X.");
+        assert!(deferred.is_warning() && deferred.summary.contains("t1"));
+        assert!(
+            deferred
+                .detail
+                .starts_with("Tenant t1: protection changes wait for X.")
+        );
+        assert!(resumed_warning("t1").summary.contains("tenant t1"));
+        let refused = refused_warning(
+            "t1",
+            Some(403),
+            Some("ServiceNotEnabled"),
+            Some("req-9"),
+            "Tenant t1: wait.",
+        );
+        assert!(refused.is_warning());
+        assert!(
+            refused
+                .detail
+                .contains("HTTP 403 ServiceNotEnabled, request-id req-9")
+        );
+        assert!(refused.detail.contains("Tenant t1: wait."));
+        assert!(
+            refused_warning("t1", None, None, None, "r")
+                .detail
+                .contains("a refusal, request-id unknown")
+        );
         assert_eq!(check_emails(&["a@b.com".into(), "nope".into()]).len(), 1);
     }
 }

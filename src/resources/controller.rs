@@ -1,12 +1,13 @@
 //! The controller lookups and writes that resources share: who controls a tenant, whether a
-//! delegated sign-in is there for activate/deactivate, and an activation that defers on
-//! another app's pending change.
+//! delegated sign-in is there for activate/deactivate, an activation that defers on another
+//! app's pending change, and whether a tenant allows protection writes (decisions 5 and 6).
 
 use crate::auth::credential::delegated_sign_in_hint;
 use crate::framework::Call;
 use crate::framework::ProviderContext;
-use crate::graph::ServiceApp;
+use crate::graph::{GraphError, ServiceApp};
 use crate::lifecycle::Problem;
+use crate::lifecycle::protection_policy::gating::Gate;
 use crate::lifecycle::service_app::{
     self as lifecycle, AppStatus, Controller, ObservedApp, ObservedService, Subject,
 };
@@ -106,4 +107,38 @@ pub async fn activate_or_defer(
         return Ok(None);
     }
     Err(error.into())
+}
+
+/// Whether `tenant` allows protection writes (decision 5), from the per-process lookup shared
+/// by every resource of the tenant; `writer` says what needs the controller app's client id
+/// ("Inclusion rules are changed by the controller app").
+pub async fn protection_gate(call: &Call, tenant: &str, writer: &str) -> Result<Gate, Problem> {
+    let client = call.ctx.client_id_for(writer)?;
+    call.ctx.gates.gate(&call.ctx.graph, tenant, &client).await
+}
+
+/// Decision 6: Graph's refusals of a write for gating are undocumented (403, 409 or 423), so
+/// the tenant's root and our serviceApp are read again; when the tenant does not allow the
+/// write, the deferral reason (for `deferred_reason` and the warning). Steps planned in this
+/// process do not count here: the refusal shows they have not taken effect. `None`: another
+/// refusal, which stays an error.
+pub async fn gated_refusal(call: &Call, tenant: &str, e: &GraphError) -> Option<String> {
+    if ![403, 409, 423].iter().any(|s| e.is_status(*s)) {
+        return None;
+    }
+    call.ctx.gates.invalidate(tenant);
+    let client = call.ctx.client_id.as_deref()?;
+    match call
+        .ctx
+        .gates
+        .gate_as_observed(&call.ctx.graph, tenant, client)
+        .await
+    {
+        Ok(Gate::Deferred(reason) | Gate::ReadOnlyWarn(reason)) => Some(reason),
+        Ok(Gate::Allowed) => None,
+        Err(problem) => {
+            tracing::warn!(tenant, error = %problem.detail, "could not read the tenant again after a refused write");
+            None
+        }
+    }
 }

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 
+use super::controller::{gated_refusal, protection_gate};
 use super::protection_policy::stop;
 use crate::framework::attributes::StringSet;
 use crate::framework::values::{known, text, timestamp};
@@ -442,10 +443,12 @@ fn what<S: RuleState>(state: &S) -> String {
 }
 
 async fn gate(call: &Call, tenant: &str) -> Result<Gate, Problem> {
-    let client = call
-        .ctx
-        .client_id_for("Inclusion rules are changed by the controller app")?;
-    call.ctx.gates.gate(&call.ctx.graph, tenant, &client).await
+    protection_gate(
+        call,
+        tenant,
+        "Inclusion rules are changed by the controller app",
+    )
+    .await
 }
 
 fn memo_key(tenant: &str, rule_id: &str) -> String {
@@ -701,20 +704,6 @@ enum PostError {
     /// reason to record in `deferred_reason`.
     Gated(String),
     Failed(Problem),
-}
-
-/// Decision 6: Graph's refusals of a write for gating are undocumented (403, 409 or 423), so
-/// the tenant's root and our serviceApp are read again; a tenant that does not allow writes
-/// gives the deferral reason, anything else stays an error.
-async fn gated_refusal(call: &Call, tenant: &str, e: &GraphError) -> Option<String> {
-    if ![403, 409, 423].iter().any(|s| e.is_status(*s)) {
-        return None;
-    }
-    call.ctx.gates.invalidate(tenant);
-    match gate(call, tenant).await {
-        Ok(Gate::Deferred(reason) | Gate::ReadOnlyWarn(reason)) => Some(reason),
-        _ => None,
-    }
 }
 
 /// A refused create, with what the user can do for Graph's documented codes.
