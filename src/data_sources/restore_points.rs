@@ -65,7 +65,7 @@ crate::attributes! {
         policy_id: String => Optional, "Check every protected unit of this policy: `<tenantId>/<policyId>` or the raw Graph policy ID. Conflicts with `protection_unit_ids`.";
         since: String => OptionalComputed, "How recent a restore point must be, e.g. `\"24h\"` or `\"7d\"` (units `d`, `h`, `m`, `s`; default `\"24h\"`), measured back from Graph's current time.";
         latest: LatestMap => Computed, "Unit ID → its newest restore point taken within `since`: `protection_date_time`, `expiration_date_time`, `fast_restore`. Units without one are not in the map.";
-        units_without_restore_point: StringList => Computed, "The units with no restore point within `since`, in the order given. Units protected for less than `since` (or still being protected) are not listed.";
+        units_without_restore_point: StringList => Computed, "The units with no restore point within `since`, sorted by unit ID. Units protected for less than `since` (or still being protected) are not listed.";
     }
 }
 
@@ -199,9 +199,12 @@ impl ReadOnlySource for RestorePointsDataSource {
             tenant_id: Value::Value(tenant),
             since: Value::Value(since_text),
             latest: Value::Value(LatestMap(latest)),
-            units_without_restore_point: Value::Value(StringList(
-                result.missing.into_iter().map(Value::Value).collect(),
-            )),
+            units_without_restore_point: Value::Value(StringList({
+                // A stable order whatever the input's: Terraform sorts the set it sends.
+                let mut missing = result.missing;
+                missing.sort_by_key(|id| id.to_ascii_lowercase());
+                missing.into_iter().map(Value::Value).collect()
+            })),
             ..config
         })
     }
