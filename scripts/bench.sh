@@ -32,6 +32,7 @@
 #   CARGO_TARGET_DIR  cargo target directory (default: target)
 #   BENCH_SKIP_BUILD  1 = use the binaries already built
 #   BENCH_PROFILE     cargo profile directory of the binaries (default release)
+#   BENCH_OUT         output directory (default .bench)
 #   BENCH_RUNS (5) BENCH_APPLY_RUNS (5) BENCH_APPLY_RUNS_1000 (5) BENCH_LAYOUTS (module,foreach)
 #   BENCH_PARTS BENCH_LATENCY_N (100) BENCH_LATENCY_MS (100) BENCH_BIG_UNITS (50000)
 #   BENCH_BIG_RUNS (3) BENCH_INLINE_UNITS (15000)
@@ -134,7 +135,7 @@ exec python3 "$root/scripts/bench/bench.py" \
   --provider "$provider_bin" \
   --emulator "$emulator_bin" \
   --null-provider "$null_bin" \
-  --out-dir "$root/.bench" \
+  --out-dir "${BENCH_OUT:-$root/.bench}" \
   --runs "${BENCH_RUNS:-5}" \
   --apply-runs "${BENCH_APPLY_RUNS:-5}" \
   --apply-runs-1000 "${BENCH_APPLY_RUNS_1000:-5}" \

@@ -56,7 +56,7 @@ WRAPPER = """\
 # Written by scripts/bench/bench.py: runs the real provider under GNU time, which writes its
 # report to a file (never to stdout: the go-plugin handshake line must stay the first line there).
 d="${{BENCH_RUSAGE_DIR:?BENCH_RUSAGE_DIR is not set}}"
-: > "$d/start.$$"
+date +%s%N > "$d/start.$$"
 exec /usr/bin/time -o "$d/done.$$" -f '%M %U %S %e %x' {real} "$@"
 """
 
@@ -205,7 +205,10 @@ def read_procs(rusage_dir: Path, wait_s: float = 10.0) -> list[Proc]:
         time.sleep(0.05)
     procs = []
     for pid in sorted(starts, key=int):
-        start_ns = (rusage_dir / f"start.{pid}").stat().st_mtime_ns
+        # The start time as the wrapper read it from the clock (file times on some file systems
+        # come from another clock); the end is start + elapsed.
+        text = (rusage_dir / f"start.{pid}").read_text().strip()
+        start_ns = int(text) if text.isdigit() else (rusage_dir / f"start.{pid}").stat().st_mtime_ns
         done = rusage_dir / f"done.{pid}"
         if not done.exists():
             procs.append(Proc(int(pid), start_ns, None, None, None, None, None))
@@ -214,7 +217,7 @@ def read_procs(rusage_dir: Path, wait_s: float = 10.0) -> list[Proc]:
         fields = lines[-1].split() if lines else []
         try:
             rss, user, sys_, elapsed, code = fields[:5]
-            procs.append(Proc(int(pid), start_ns, done.stat().st_mtime_ns, int(rss),
+            procs.append(Proc(int(pid), start_ns, start_ns + int(float(elapsed) * 1e9) + 10_000_000, int(rss),
                               float(user) + float(sys_), float(elapsed),
                               code if len(lines) == 1 else f"{code} ({lines[0].strip()})"))
         except ValueError:
