@@ -33,6 +33,8 @@
 #   BENCH_SKIP_BUILD  1 = use the binaries already built
 #   BENCH_PROFILE     cargo profile directory of the binaries (default release)
 #   BENCH_OUT         output directory (default .bench)
+#   BENCH_FLEET_FROM  work directory of an earlier run (e.g. a copy of .bench/work): its applied
+#                     fleets are reused for plans (no apply) at the same layout and N
 #   BENCH_RUNS (5) BENCH_APPLY_RUNS (5) BENCH_APPLY_RUNS_1000 (5) BENCH_LAYOUTS (module,foreach)
 #   BENCH_PARTS BENCH_LATENCY_N (100) BENCH_LATENCY_MS (100) BENCH_BIG_UNITS (50000)
 #   BENCH_BIG_RUNS (3) BENCH_INLINE_UNITS (15000)
@@ -146,4 +148,5 @@ exec python3 "$root/scripts/bench/bench.py" \
   --big-units "${BENCH_BIG_UNITS:-50000}" \
   --big-runs "${BENCH_BIG_RUNS:-3}" \
   --inline-units "${BENCH_INLINE_UNITS:-15000}" \
+  ${BENCH_FLEET_FROM:+--fleet-from "$BENCH_FLEET_FROM"} \
   "$@"
