@@ -37,7 +37,7 @@
 #                     fleets are reused for plans (no apply) at the same layout and N
 #   BENCH_RUNS (5) BENCH_APPLY_RUNS (5) BENCH_APPLY_RUNS_1000 (5) BENCH_LAYOUTS (module,foreach)
 #   BENCH_PARTS BENCH_LATENCY_N (100) BENCH_LATENCY_MS (100) BENCH_BIG_UNITS (50000)
-#   BENCH_BIG_RUNS (3) BENCH_INLINE_UNITS (15000)
+#   BENCH_BIG_RUNS (3) BENCH_INLINE_UNITS (15000) BENCH_INLINE_TIMEOUT (900 s per terraform command)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -148,5 +148,6 @@ exec python3 "$root/scripts/bench/bench.py" \
   --big-units "${BENCH_BIG_UNITS:-50000}" \
   --big-runs "${BENCH_BIG_RUNS:-3}" \
   --inline-units "${BENCH_INLINE_UNITS:-15000}" \
+  --inline-timeout "${BENCH_INLINE_TIMEOUT:-900}" \
   ${BENCH_FLEET_FROM:+--fleet-from "$BENCH_FLEET_FROM"} \
   "$@"

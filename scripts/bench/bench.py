@@ -34,6 +34,7 @@ M365_SOURCE = "registry.terraform.io/m365backup/m365backup"
 NULL_SOURCE = "registry.terraform.io/hashicorp/null"
 GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 RSS_LIMIT_MIB = 50.0
+TIMED_OUT = 124  # exit code recorded for a terraform command stopped at its time limit
 REMOVED_ENV = [
     "RUST_BACKTRACE", "TF_LOG", "TF_LOG_PROVIDER", "TF_LOG_CORE", "TF_LOG_PATH", "TF_CLI_ARGS",
     "TF_CLI_ARGS_plan", "TF_CLI_ARGS_apply", "TF_WORKSPACE", "TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR",
@@ -237,7 +238,7 @@ class Terraform:
                                           env=base_env).stdout.split("\n")[0]
 
     def run(self, args: list[str], cwd: Path, env: dict[str, str], log_path: Path,
-            rusage_dir: Path) -> tuple[float, int, list[Proc]]:
+            rusage_dir: Path, timeout: float | None = None) -> tuple[float, int, list[Proc]]:
         shutil.rmtree(rusage_dir, ignore_errors=True)
         rusage_dir.mkdir(parents=True)
         full_env = dict(self.base_env)
@@ -246,8 +247,20 @@ class Terraform:
         with open(log_path, "w") as out:
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            p = subprocess.run([self.binary, *args], cwd=cwd, env=full_env, stdout=out,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            p = subprocess.Popen([self.binary, *args], cwd=cwd, env=full_env, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                # Terraform, then the providers it started (by the pids their wrappers recorded).
+                p.kill()
+                p.wait()
+                for f in rusage_dir.glob("start.*"):
+                    try:
+                        os.kill(int(f.name.split(".", 1)[1]), signal.SIGTERM)
+                    except (OSError, ValueError):
+                        pass
+                p.returncode = TIMED_OUT
             wall = time.perf_counter() - t0
             r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         # CPU of terraform and every process it waited for (its providers included).
@@ -710,7 +723,7 @@ class Bench:
 
     def tf_run(self, tf: Terraform, layout: str, provider: str, n: int, op: str, index: int,
                cwd: Path, env: dict, emu: Emulator | None, resources: int,
-               ok_codes=(0,), extra_args=()) -> Run:
+               ok_codes=(0,), extra_args=(), timeout: float | None = None) -> Run:
         args = {
             "apply": ["apply", "-auto-approve", "-input=false", "-no-color"],
             "refresh": ["plan", "-input=false", "-no-color", "-detailed-exitcode"],
@@ -722,7 +735,8 @@ class Bench:
             emu.reset_log()
             emu_cpu0 = emu.cpu_s()
         log_path = cwd.parent / f"{cwd.name}-{op}-{index}.log"
-        wall, code, procs, cpu_all = tf.run(args, cwd, env, log_path, cwd.parent / f"rusage-{cwd.name}")
+        wall, code, procs, cpu_all = tf.run(args, cwd, env, log_path, cwd.parent / f"rusage-{cwd.name}",
+                                            timeout)
         run = Run(provider, n, tf.version, layout, op, index, wall, code, procs, log_path, cpu_all)
         if emu is not None:
             run.emulator_cpu_s = emu.cpu_s() - emu_cpu0
@@ -967,12 +981,16 @@ class Bench:
             self.tf_run(tf, "inline", "m365backup", units, "apply", 0, d, env, emu, 2)
             (d / "terraform.tfvars.json").write_text(json.dumps(
                 {"tenant": tenant, "with_policy": True, "mailboxes": [guid(0x15, i) for i in range(units)]}))
-            p = self.tf_run(tf, "inline", "m365backup", units, "plan", 1, d, env, emu, 3)
-            a = self.tf_run(tf, "inline", "m365backup", units, "apply", 1, d, env, emu, 3)
-            r = self.tf_run(tf, "inline", "m365backup", units, "refresh", 1, d, env, emu, 3)
-            self.facts["inline"][tf.version] = {
-                "units": units, "plan": self.big_facts(p), "apply": self.big_facts(a),
-                "refresh": self.big_facts(r)}
+            limit = self.args.inline_timeout
+            facts = self.facts["inline"][tf.version] = {"units": units, "timeout_s": limit}
+            ok = (0, TIMED_OUT)
+            for op in ("plan", "apply", "refresh"):
+                r = self.tf_run(tf, "inline", "m365backup", units, op, 1, d, env, emu, 3,
+                                ok_codes=ok, timeout=limit)
+                facts[op] = self.big_facts(r)
+                if r.code == TIMED_OUT:
+                    log(f"  {op} stopped after {limit:.0f} s")
+                    break
         finally:
             emu.stop()
         self.save()
@@ -1074,7 +1092,9 @@ class Bench:
         for v, x in self.facts["inline"].items():
             L.append(f"## Inline set of {x['units']} ids, terraform {v}\n")
             for k in ("plan", "apply", "refresh"):
-                r = x[k]
+                r = x.get(k)
+                if r is None:
+                    continue
                 L.append(f"- {k}: exit {r['exit']}, {r['wall_s']:.2f} s, {r['writes']} writes, {r['gets']} GETs, "
                          f"provider CPU {fmt(r['provider_cpu_s'])} s, RSS {fmt(r['provider_rss_mib'], '{:.1f}')} MiB, "
                          f"terraform CPU {fmt(r['terraform_cpu_s'])} s")
@@ -1187,10 +1207,16 @@ class Bench:
                                f"{x.get('after_change_plan_exit')}")
             x = self.facts["inline"].get(v)
             if x:
-                self.check(all(x[k]["exit"] == 0 for k in ("plan", "apply", "refresh")),
-                           f"inline set of {x['units']} ids plans, applies and refreshes clean (tf {v}): "
-                           f"plan {x['plan']['wall_s']:.1f} s, apply {x['apply']['wall_s']:.1f} s, "
-                           f"refresh plan {x['refresh']['wall_s']:.1f} s")
+                def said(k):
+                    r = x.get(k)
+                    if r is None:
+                        return f"{k} not run"
+                    if r["exit"] == TIMED_OUT:
+                        return f"{k} stopped at the {x['timeout_s']:.0f} s limit (terraform CPU {fmt(r['terraform_cpu_s'])} s)"
+                    return f"{k} exit {r['exit']} in {r['wall_s']:.1f} s (terraform CPU {fmt(r['terraform_cpu_s'])} s)"
+                self.check(all(k in x and x[k]["exit"] == 0 for k in ("plan", "apply", "refresh")),
+                           f"inline set of {x['units']} ids plans, applies and refreshes (tf {v}): "
+                           + "; ".join(said(k) for k in ("plan", "apply", "refresh")))
 
 
 # The floor of one tenant's onboarding (service app + billing enablement + 3 policies of ≤ 50
@@ -1224,6 +1250,7 @@ def main() -> int:
     ap.add_argument("--big-units", type=int, default=50_000)
     ap.add_argument("--big-runs", type=int, default=3)
     ap.add_argument("--inline-units", type=int, default=15_000)
+    ap.add_argument("--inline-timeout", type=float, default=900.0)
     ap.add_argument("--fleet-from", default=None,
                     help="work directory of an earlier run: reuse its applied fleets (plans only)")
     ap.add_argument("n", nargs="*", type=int)
