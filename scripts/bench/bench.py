@@ -255,9 +255,13 @@ class Terraform:
                 # Terraform, then the providers it started (by the pids their wrappers recorded).
                 p.kill()
                 p.wait()
+                # GNU time does not pass the signal on: stop its child (the provider) too.
                 for f in rusage_dir.glob("start.*"):
                     try:
-                        os.kill(int(f.name.split(".", 1)[1]), signal.SIGTERM)
+                        pid = int(f.name.split(".", 1)[1])
+                        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                        for k in [*map(int, kids), pid]:
+                            os.kill(k, signal.SIGTERM)
                     except (OSError, ValueError):
                         pass
                 p.returncode = TIMED_OUT
