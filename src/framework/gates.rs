@@ -22,6 +22,16 @@ pub struct TenantSnapshot {
 
 type Cell = Arc<OnceCell<TenantSnapshot>>;
 
+/// See [`TenantGates::seed`].
+pub struct Seed(Cell);
+
+impl Seed {
+    /// Records the snapshot unless the slot is filled (or being filled) already.
+    pub fn fill(self, snapshot: TenantSnapshot) {
+        let _ = self.0.set(snapshot);
+    }
+}
+
 /// Per-process cache of [`TenantSnapshot`]s and of the steps planned per tenant.
 #[derive(Default)]
 pub struct TenantGates {
@@ -112,6 +122,17 @@ impl TenantGates {
             .get(&tenant.to_ascii_lowercase())
             .copied()
             .unwrap_or_default()
+    }
+
+    /// A slot for `tenant`'s snapshot, taken *before* another lookup of the same facts starts
+    /// (the controller lookup reads the root and lists the serviceApps, which include ours), so
+    /// that the gate reuses that lookup instead of reading again. [`Seed::fill`] keeps an entry
+    /// that is already there; a controller write in between ([`Self::invalidate`]) detaches
+    /// the slot, so what was read before the write is never used after it.
+    pub fn seed(&self, tenant: &str) -> Seed {
+        let key = tenant.to_ascii_lowercase();
+        let mut cells = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
+        Seed(cells.entry(key).or_default().clone())
     }
 
     /// Forgets what was seen in `tenant` (after a controller write there).

@@ -551,7 +551,7 @@ async fn token_requests_are_retried_on_throttling() {
 async fn oversized_answers_are_refused() {
     let server = TestServer::start(with_tokens(|_, _| {
         let mut body = String::from(r#"{"value":[],"pad":""#);
-        body.push_str(&"x".repeat(2 * 1024 * 1024));
+        body.push_str(&"x".repeat(crate::transport::MAX_BODY_BYTES + 1));
         body.push_str(r#""}"#);
         Resp::json(200, &body)
     }))

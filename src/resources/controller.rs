@@ -5,6 +5,7 @@
 use crate::auth::credential::delegated_sign_in_hint;
 use crate::framework::Call;
 use crate::framework::ProviderContext;
+use crate::framework::gates::TenantSnapshot;
 use crate::graph::{GraphError, ServiceApp};
 use crate::lifecycle::Problem;
 use crate::lifecycle::protection_policy::gating::Gate;
@@ -47,11 +48,27 @@ pub async fn observe_controller(
     tenant: &str,
     our_app_id: &str,
 ) -> Result<Controller, Problem> {
+    // The same facts answer the protection gate (root + our serviceApp): share them when the
+    // app looked up is the one that writes protection (the provider's client id).
+    let seed = ctx
+        .client_id
+        .as_deref()
+        .filter(|id| id.eq_ignore_ascii_case(our_app_id))
+        .map(|_| ctx.gates.seed(tenant));
     let (root, apps) = tokio::join!(
         ctx.graph.get_root(tenant),
         ctx.graph.list_service_apps(tenant)
     );
     let (root, apps) = (root?, apps?);
+    if let Some(seed) = seed {
+        seed.fill(TenantSnapshot {
+            service: root.service_status.clone(),
+            our_app: apps
+                .iter()
+                .find(|app| app.id.eq_ignore_ascii_case(our_app_id))
+                .cloned(),
+        });
+    }
     let status = root.service_status.unwrap_or_default();
     let service = ObservedService {
         status: status.status.map(|s| s.as_str().to_string()),

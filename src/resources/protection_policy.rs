@@ -4,6 +4,7 @@
 //! [`crate::graph::api::protection_policies`].
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -332,7 +333,7 @@ pub(crate) async fn observe(
     workload: Workload,
     tenant: &str,
     policy_id: &str,
-) -> Result<Option<(ProtectionPolicy, Vec<ProtectionUnit>)>, Problem> {
+) -> Result<Observation, Problem> {
     let graph = &call.ctx.graph;
     let key = memo_key(tenant, policy_id);
     let Some(policy) = graph.get_policy(tenant, policy_id).await? else {
@@ -340,7 +341,8 @@ pub(crate) async fn observe(
         return Ok(None);
     };
     let units = graph.list_policy_units(tenant, workload, policy_id).await?;
-    let observed = Some((policy, units));
+    // Shared, not copied: a policy of 50,000 units is tens of MB as structs.
+    let observed = Some(Arc::new((policy, units)));
     call.ctx.memo.put(key, observed.clone());
     Ok(observed)
 }
@@ -353,7 +355,7 @@ fn memo_key(tenant: &str, policy_id: &str) -> String {
     )
 }
 
-type Observation = Option<(ProtectionPolicy, Vec<ProtectionUnit>)>;
+type Observation = Option<Arc<(ProtectionPolicy, Vec<ProtectionUnit>)>>;
 
 /// The policy and its units as read earlier in this process (the refresh before a plan, the
 /// plan before an apply), else from Graph: one listing per policy per run (decision 9). Reads
@@ -537,7 +539,7 @@ async fn wait_for_completion<S: PolicyState>(
     let name = name_of(state);
     let mut pause = FIRST_PAUSE;
     loop {
-        let (policy, units) = match observe(call, S::WORKLOAD, tenant, policy_id).await {
+        let found = match observe(call, S::WORKLOAD, tenant, policy_id).await {
             Ok(Some(found)) => found,
             Ok(None) => return,
             Err(problem) => {
@@ -545,6 +547,7 @@ async fn wait_for_completion<S: PolicyState>(
                 return;
             }
         };
+        let (policy, units) = &*found;
         apply_policy(state, tenant, &policy, &units);
         let counts = count_units(&units);
         if is_settled(policy.status.as_ref().map(|s| s.as_str()), &counts) {
@@ -751,8 +754,9 @@ async fn refresh<S: PolicyState>(
     policy_id: Option<&str>,
 ) {
     let Some(id) = policy_id else { return };
-    if let Ok(Some((policy, units))) = observe(call, S::WORKLOAD, tenant, id).await {
-        apply_policy(state, tenant, &policy, &units);
+    if let Ok(Some(found)) = observe(call, S::WORKLOAD, tenant, id).await {
+        let (policy, units) = &*found;
+        apply_policy(state, tenant, policy, units);
     }
 }
 
@@ -860,10 +864,11 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let Some(policy_id) = policy_id else {
             return Ok(Some((state, private))); // deferred: nothing in Graph to read
         };
-        let Some((policy, units)) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
+        let Some(found) = observe(call, S::WORKLOAD, &tenant, &policy_id).await? else {
             return Ok(None);
         };
         let jobs_may_run = state.common().pending_job_count.as_option() != Some(0);
+        let (policy, units) = &*found;
         apply_policy(&mut state, &tenant, &policy, &units);
         count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await?;
         let managed = ManagedSet::from_units(&units);
@@ -962,10 +967,10 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             };
         };
         claim_authoritative(config, &tenant, &policy_id)?;
-        let Some((policy, units)) = observe_shared(call, S::WORKLOAD, &tenant, &policy_id).await?
-        else {
+        let Some(found) = observe_shared(call, S::WORKLOAD, &tenant, &policy_id).await? else {
             return Ok((planned, nothing));
         };
+        let (policy, units) = &*found;
         let ids = desired_ids(config)?;
         let file = config.ids_file().as_ref_option().cloned();
         // Decision 1: the file's digest equal to the state's means the set is in sync.
@@ -982,7 +987,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let seen = (
             tenant.as_str(),
             policy_id.as_str(),
-            &policy,
+            policy,
             units.as_slice(),
         );
         let prior_active = prior.common().active.as_option();
@@ -1098,8 +1103,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         };
         claim_authoritative(config, &tenant, &policy_id)?;
         let workload = S::WORKLOAD;
-        let Some((policy, units)) = observe_shared(call, workload, &tenant, &policy_id).await?
-        else {
+        let Some(found) = observe_shared(call, workload, &tenant, &policy_id).await? else {
             return Err(WriteError::Failed(Problem::error(
                 "Protection policy not found",
                 format!(
@@ -1107,11 +1111,12 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 ),
             )));
         };
+        let (policy, units) = &*found;
         let ids = desired_ids(config)?;
         let seen = (
             tenant.as_str(),
             policy_id.as_str(),
-            &policy,
+            policy,
             units.as_slice(),
         );
         let prior_active = prior.common().active.as_option();

@@ -576,7 +576,7 @@ async fn refresh<S: UnitsState>(
     let (ids, names) = configured(state);
     let listed = own.listed_ids(&ids, &names);
     match listing {
-        Ok(Some((_, units))) => apply_counts(state, tenant, policy_id, &units, &listed, &jobs),
+        Ok(Some(found)) => apply_counts(state, tenant, policy_id, &found.1, &listed, &jobs),
         _ => apply_counts(state, tenant, policy_id, &[], &listed, &jobs),
     }
 }
@@ -653,7 +653,7 @@ async fn apply_write<S: UnitsState>(
         *state.common().id = Value::Value(format!("{tenant}/{policy_id}/{}", uuid::Uuid::new_v4()));
     }
     claim(&mut state, &tenant, &policy_id, &listed)?;
-    let Some((_, units)) = observe_shared(call, workload, &tenant, &policy_id).await? else {
+    let Some(found) = observe_shared(call, workload, &tenant, &policy_id).await? else {
         return Err(WriteError::Failed(Problem::error(
             "Protection policy not found",
             format!(
@@ -662,6 +662,7 @@ async fn apply_write<S: UnitsState>(
             ),
         )));
     };
+    let units = &found.1;
     resolve_names(
         call, workload, &tenant, &policy_id, &names, &mut own, &units,
     )
@@ -814,9 +815,10 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let early = private.own.listed_ids(&ids, &names);
         let _ = claim(&mut state, &tenant, &policy_id, &early);
         tracing::debug!(tenant, policy = %policy_id, ids = ?early, "units resource read: claims declared");
-        let Some((_, units)) = observe_shared(call, workload, &tenant, &policy_id).await? else {
+        let Some(found) = observe_shared(call, workload, &tenant, &policy_id).await? else {
             return Ok(None);
         };
+        let units = &found.1;
         let mut own = std::mem::take(&mut private.own);
         resolve_names(
             call, workload, &tenant, &policy_id, &names, &mut own, &units,
@@ -960,9 +962,10 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
                 }
             };
         }
-        let Some((_, units)) = observe_shared(call, workload, &tenant, &policy_id).await? else {
+        let Some(found) = observe_shared(call, workload, &tenant, &policy_id).await? else {
             return Ok((planned, nothing));
         };
+        let units = &found.1;
         let jobs = running_jobs(call, workload, &tenant, &policy_id).await?;
         let me = claimant(&mut planned);
         let elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
@@ -1116,9 +1119,10 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         }
         let lock = policy_lock(&tenant, &policy_id);
         let _serialized = lock.lock().await;
-        let Some((_, units)) = observe(call, workload, &tenant, &policy_id).await? else {
+        let Some(found) = observe(call, workload, &tenant, &policy_id).await? else {
             return Ok(()); // the policy is gone, and its units with it
         };
+        let units = &found.1;
         let (ids, names) = configured(&prior);
         let mut own = private.own;
         resolve_names(

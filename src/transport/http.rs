@@ -8,8 +8,10 @@ use tokio::time::Instant;
 
 use super::retry::{self, Decision, Failure, GiveUp};
 
-/// Largest response body read before decoding; larger answers are an error.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest response body read before decoding; larger answers are an error. Graph echoes a bulk
+/// addition job's inputs in its answer: 50,000 ids (the documented maximum) take about 2 MB
+/// per id list, so the bound leaves room for both lists and a margin.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// The `User-Agent` sent on every request.
 pub fn user_agent() -> String {
