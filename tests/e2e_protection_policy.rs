@@ -293,6 +293,13 @@ fn a_file_backed_set_of_2000_mailboxes_goes_through_a_bulk_job_then_changes_by_t
         env.plan()
             .expect_code(1, "inline and file conflict")
             .expect_contains("Conflicting mailbox_ids and mailbox_ids_file", "names both");
+
+        // Either form chosen by a variable is no conflict: unknown at validate, one at plan.
+        let chosen = "variable \"mailboxes\" {\n  type    = set(string)\n  default = null\n}\n\n\
+                      resource \"m365backup_exchange_protection_policy\" \"chosen\" {\n  tenant_id        = \"00000000-0000-0000-0000-000000000001\"\n  display_name     = \"chosen\"\n  mailbox_ids      = var.mailboxes\n  mailbox_ids_file = var.mailboxes == null ? \"mailboxes.txt\" : null\n}\n";
+        env.write_config(chosen);
+        env.tf(&["validate", "-no-color"])
+            .expect_code(0, "a set or a file chosen by a variable validates");
     });
 }
 

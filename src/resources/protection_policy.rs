@@ -47,6 +47,8 @@ pub trait PolicyState: Attributes {
     fn set_unit_ids(&mut self, ids: Option<Vec<String>>);
     /// Whether the inline set is set (known or not).
     fn has_inline_ids(&self) -> bool;
+    /// Whether the inline set is set to a known value (not null, not unknown).
+    fn has_known_inline_ids(&self) -> bool;
     /// The `*_ids_file` attribute.
     fn ids_file(&self) -> &Value<String>;
 }
@@ -155,6 +157,10 @@ macro_rules! policy_state {
 
             fn has_inline_ids(&self) -> bool {
                 !self.$ids.is_null()
+            }
+
+            fn has_known_inline_ids(&self) -> bool {
+                matches!(self.$ids, Value::Value(_))
             }
 
             fn ids_file(&self) -> &Value<String> {
@@ -811,7 +817,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
     fn validate(config: &S) -> Vec<Problem> {
         let mut config = config.clone();
         let mut problems = Vec::new();
-        if config.has_inline_ids() && !config.ids_file().is_null() {
+        // Only values known now conflict: `x == null ? "file" : null` is unknown at validate.
+        if config.has_known_inline_ids() && matches!(config.ids_file(), Value::Value(_)) {
             let (inline, file) = (
                 S::WORKLOAD.ids_attribute(),
                 S::WORKLOAD.ids_file_attribute(),
