@@ -228,28 +228,10 @@ pub enum UnitIdKind {
 impl Workload {
     pub const ALL: [Workload; 3] = [Self::SharePoint, Self::OneDrive, Self::Exchange];
 
-    /// The workload's short name, as the data sources spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SharePoint => "sharepoint",
-            Self::OneDrive => "onedrive",
-            Self::Exchange => "exchange",
-        }
-    }
-
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|w| w.name().eq_ignore_ascii_case(name))
-    }
-
-    /// `@odata.type` of the workload's policies.
-    pub fn policy_odata_type(self) -> &'static str {
-        match self {
-            Self::SharePoint => "#microsoft.graph.sharePointProtectionPolicy",
-            Self::OneDrive => "#microsoft.graph.oneDriveForBusinessProtectionPolicy",
-            Self::Exchange => "#microsoft.graph.exchangeProtectionPolicy",
-        }
     }
 
     /// The workload of a policy's `@odata.type` (with or without the leading `#`).
@@ -260,47 +242,11 @@ impl Workload {
         })
     }
 
-    /// `@odata.type` of the workload's units.
-    pub fn unit_odata_type(self) -> &'static str {
-        match self {
-            Self::SharePoint => "#microsoft.graph.siteProtectionUnit",
-            Self::OneDrive => "#microsoft.graph.driveProtectionUnit",
-            Self::Exchange => "#microsoft.graph.mailboxProtectionUnit",
-        }
-    }
-
     pub fn from_unit_odata_type(odata_type: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|w| {
             odata_type.eq_ignore_ascii_case(w.unit_odata_type())
                 || odata_type.eq_ignore_ascii_case(&w.unit_odata_type()[1..])
         })
-    }
-
-    /// The root entity set of the workload's policies (create, PATCH).
-    pub fn policy_entity_set(self) -> &'static str {
-        match self {
-            Self::SharePoint => "sharePointProtectionPolicies",
-            Self::OneDrive => "oneDriveForBusinessProtectionPolicies",
-            Self::Exchange => "exchangeProtectionPolicies",
-        }
-    }
-
-    /// The policy's units collection, also the units property of a create body.
-    pub fn units_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteProtectionUnits",
-            Self::OneDrive => "driveProtectionUnits",
-            Self::Exchange => "mailboxProtectionUnits",
-        }
-    }
-
-    /// The PATCH property carrying unit additions and removals.
-    pub fn units_delta_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteProtectionUnits@delta",
-            Self::OneDrive => "driveProtectionUnits@delta",
-            Self::Exchange => "mailboxProtectionUnits@delta",
-        }
     }
 
     /// The unit property naming the protected object: `siteId` or `directoryObjectId`.
@@ -318,94 +264,6 @@ impl Workload {
         }
     }
 
-    /// The policy's bulk addition jobs collection.
-    pub fn bulk_jobs_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteProtectionUnitsBulkAdditionJobs",
-            Self::OneDrive => "driveProtectionUnitsBulkAdditionJobs",
-            Self::Exchange => "mailboxProtectionUnitsBulkAdditionJobs",
-        }
-    }
-
-    /// The bulk job property taking ids: `siteIds` or `directoryObjectIds`.
-    pub fn bulk_job_ids_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteIds",
-            Self::OneDrive | Self::Exchange => "directoryObjectIds",
-        }
-    }
-
-    /// The bulk job property taking urls or email addresses.
-    pub fn bulk_job_names_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteWebUrls",
-            Self::OneDrive => "drives",
-            Self::Exchange => "mailboxes",
-        }
-    }
-
-    /// The policy's inclusion rules collection.
-    pub fn inclusion_rules_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteInclusionRules",
-            Self::OneDrive => "driveInclusionRules",
-            Self::Exchange => "mailboxInclusionRules",
-        }
-    }
-
-    /// The rule property holding its expression.
-    pub fn rule_expression_property(self) -> &'static str {
-        match self {
-            Self::SharePoint => "siteExpression",
-            Self::OneDrive => "driveExpression",
-            Self::Exchange => "mailboxExpression",
-        }
-    }
-
-    /// The policy resource's inline id set attribute.
-    pub fn ids_attribute(self) -> &'static str {
-        match self {
-            Self::SharePoint => "site_ids",
-            Self::OneDrive => "user_ids",
-            Self::Exchange => "mailbox_ids",
-        }
-    }
-
-    /// The file-backed alternative to [`Self::ids_attribute`].
-    pub fn ids_file_attribute(self) -> &'static str {
-        match self {
-            Self::SharePoint => "site_ids_file",
-            Self::OneDrive => "user_ids_file",
-            Self::Exchange => "mailbox_ids_file",
-        }
-    }
-
-    /// The units resource's attribute taking urls or email addresses (bulk jobs only).
-    pub fn names_attribute(self) -> &'static str {
-        match self {
-            Self::SharePoint => "site_web_urls",
-            Self::OneDrive => "user_emails",
-            Self::Exchange => "mailbox_emails",
-        }
-    }
-
-    /// What the units are, for the user: "sites", "OneDrive accounts", "mailboxes".
-    pub fn noun(self) -> &'static str {
-        match self {
-            Self::SharePoint => "sites",
-            Self::OneDrive => "OneDrive accounts",
-            Self::Exchange => "mailboxes",
-        }
-    }
-
-    pub fn noun_singular(self) -> &'static str {
-        match self {
-            Self::SharePoint => "site",
-            Self::OneDrive => "OneDrive account",
-            Self::Exchange => "mailbox",
-        }
-    }
-
     /// "1 mailbox", "3 mailboxes".
     pub fn count_of(self, count: usize) -> String {
         if count == 1 {
@@ -414,31 +272,66 @@ impl Workload {
             format!("{count} {}", self.noun())
         }
     }
+}
 
+/// Every name a workload goes by, in Graph and in this provider: one row per name, in the order
+/// SharePoint, OneDrive, Exchange.
+macro_rules! workload_names {
+    ($($(#[$doc:meta])* $method:ident => [$sharepoint:expr, $onedrive:expr, $exchange:expr];)*) => {
+        impl Workload {
+            $(
+                $(#[$doc])*
+                pub fn $method(self) -> &'static str {
+                    match self {
+                        Self::SharePoint => $sharepoint,
+                        Self::OneDrive => $onedrive,
+                        Self::Exchange => $exchange,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+workload_names! {
+    /// The workload's short name, as the data sources spell it.
+    name => ["sharepoint", "onedrive", "exchange"];
+    /// `@odata.type` of the workload's policies.
+    policy_odata_type => ["#microsoft.graph.sharePointProtectionPolicy", "#microsoft.graph.oneDriveForBusinessProtectionPolicy", "#microsoft.graph.exchangeProtectionPolicy"];
+    /// `@odata.type` of the workload's units.
+    unit_odata_type => ["#microsoft.graph.siteProtectionUnit", "#microsoft.graph.driveProtectionUnit", "#microsoft.graph.mailboxProtectionUnit"];
+    /// The root entity set of the workload's policies (create, PATCH).
+    policy_entity_set => ["sharePointProtectionPolicies", "oneDriveForBusinessProtectionPolicies", "exchangeProtectionPolicies"];
+    /// The policy's units collection, also the units property of a create body.
+    units_property => ["siteProtectionUnits", "driveProtectionUnits", "mailboxProtectionUnits"];
+    /// The PATCH property carrying unit additions and removals.
+    units_delta_property => ["siteProtectionUnits@delta", "driveProtectionUnits@delta", "mailboxProtectionUnits@delta"];
+    /// The policy's bulk addition jobs collection.
+    bulk_jobs_property => ["siteProtectionUnitsBulkAdditionJobs", "driveProtectionUnitsBulkAdditionJobs", "mailboxProtectionUnitsBulkAdditionJobs"];
+    /// The bulk job property taking ids: `siteIds` or `directoryObjectIds`.
+    bulk_job_ids_property => ["siteIds", "directoryObjectIds", "directoryObjectIds"];
+    /// The bulk job property taking urls or email addresses.
+    bulk_job_names_property => ["siteWebUrls", "drives", "mailboxes"];
+    /// The policy's inclusion rules collection.
+    inclusion_rules_property => ["siteInclusionRules", "driveInclusionRules", "mailboxInclusionRules"];
+    /// The rule property holding its expression.
+    rule_expression_property => ["siteExpression", "driveExpression", "mailboxExpression"];
+    /// The policy resource's inline id set attribute.
+    ids_attribute => ["site_ids", "user_ids", "mailbox_ids"];
+    /// The file-backed alternative to [`Self::ids_attribute`].
+    ids_file_attribute => ["site_ids_file", "user_ids_file", "mailbox_ids_file"];
+    /// The units resource's attribute taking urls or email addresses (bulk jobs only).
+    names_attribute => ["site_web_urls", "user_emails", "mailbox_emails"];
+    /// What the units are, for the user: "sites", "OneDrive accounts", "mailboxes".
+    noun => ["sites", "OneDrive accounts", "mailboxes"];
+    /// One unit, for the user.
+    noun_singular => ["site", "OneDrive account", "mailbox"];
     /// The Terraform type of the workload's policy resource.
-    pub fn policy_resource_type(self) -> &'static str {
-        match self {
-            Self::SharePoint => "m365backup_sharepoint_protection_policy",
-            Self::OneDrive => "m365backup_onedrive_protection_policy",
-            Self::Exchange => "m365backup_exchange_protection_policy",
-        }
-    }
-
-    pub fn units_resource_type(self) -> &'static str {
-        match self {
-            Self::SharePoint => "m365backup_sharepoint_protection_units",
-            Self::OneDrive => "m365backup_onedrive_protection_units",
-            Self::Exchange => "m365backup_exchange_protection_units",
-        }
-    }
-
-    pub fn inclusion_rule_resource_type(self) -> &'static str {
-        match self {
-            Self::SharePoint => "m365backup_sharepoint_inclusion_rule",
-            Self::OneDrive => "m365backup_onedrive_inclusion_rule",
-            Self::Exchange => "m365backup_exchange_inclusion_rule",
-        }
-    }
+    policy_resource_type => ["m365backup_sharepoint_protection_policy", "m365backup_onedrive_protection_policy", "m365backup_exchange_protection_policy"];
+    /// The Terraform type of the workload's units resource.
+    units_resource_type => ["m365backup_sharepoint_protection_units", "m365backup_onedrive_protection_units", "m365backup_exchange_protection_units"];
+    /// The Terraform type of the workload's inclusion rule resource.
+    inclusion_rule_resource_type => ["m365backup_sharepoint_inclusion_rule", "m365backup_onedrive_inclusion_rule", "m365backup_exchange_inclusion_rule"];
 }
 
 /// `microsoft.graph.publicErrorDetail`.
