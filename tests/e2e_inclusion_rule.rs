@@ -13,13 +13,6 @@ fn guid(n: u128) -> String {
     uuid::Uuid::from_u128(n).to_string()
 }
 
-fn fast_processing(env: &Env) {
-    env.admin.put(
-        "/_emulator/settings",
-        json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
-    );
-}
-
 /// Controller, billing and the given policies (HCL bodies) for `tenant`, plus `rest`.
 fn tenant_config(tenant: &str, policies: &str, rest: &str) -> String {
     let owner = m365backup_emulator::demo::TENANT_ID;
@@ -33,11 +26,6 @@ fn policy(kind: &str, name: &str, tenant: &str) -> String {
     format!(
         "resource \"m365backup_{kind}_protection_policy\" \"{name}\" {{\n  tenant_id    = \"{tenant}\"\n  display_name = \"{name}\"\n  depends_on   = [m365backup_billing_enablement.this]\n}}\n"
     )
-}
-
-fn protection(env: &Env, tenant: &str) -> Value {
-    let state = env.admin.get("/_emulator/state?full=1");
-    find_tenant(&state, tenant).expect("tenant")["protection"].clone()
 }
 
 /// Resources (directory object ids or site ids) of the policy's units that are not leaving,

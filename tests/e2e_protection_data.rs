@@ -19,13 +19,6 @@ fn hcl_list(ids: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-fn fast_processing(env: &Env) {
-    env.admin.put(
-        "/_emulator/settings",
-        json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
-    );
-}
-
 fn advance_seconds(env: &Env, seconds: i64) {
     env.admin
         .post("/_emulator/clock/advance", json!({ "seconds": seconds }));

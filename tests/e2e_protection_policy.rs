@@ -28,16 +28,6 @@ fn tenant_config(tenant: &str, app_extra: &str, policy: &str) -> String {
     )
 }
 
-/// The tenant's policies and units as the emulator holds them (`policies` always a list).
-fn protection(env: &Env, tenant: &str) -> Value {
-    let state = env.admin.get("/_emulator/state?full=1");
-    let mut protection = find_tenant(&state, tenant).expect("tenant")["protection"].clone();
-    if protection["policies"].is_null() {
-        protection["policies"] = json!([]);
-    }
-    protection
-}
-
 fn units_of(env: &Env, tenant: &str, policy_id: &str) -> usize {
     protection(env, tenant)["units"]
         .as_array()
@@ -48,13 +38,6 @@ fn units_of(env: &Env, tenant: &str, policy_id: &str) -> usize {
                 .count()
         })
         .unwrap_or(0)
-}
-
-fn fast_processing(env: &Env) {
-    env.admin.put(
-        "/_emulator/settings",
-        json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
-    );
 }
 
 #[test]
@@ -349,8 +332,6 @@ fn a_lost_answer_to_the_creating_post_adopts_the_policy_instead_of_a_duplicate()
 
 #[test]
 fn ctrl_c_during_a_large_create_sends_no_new_chunk_and_the_next_apply_finishes() {
-    use std::os::unix::process::CommandExt;
-    use std::time::Duration;
     const POLICIES: &str = "/v1.0/solutions/backupRestore/exchangeProtectionPolicies";
     for_each_terraform(|env| {
         fast_processing(env);
@@ -368,33 +349,11 @@ fn ctrl_c_during_a_large_create_sends_no_new_chunk_and_the_next_apply_finishes()
         env.admin.fault(
             json!({"method": "PATCH", "path_prefix": POLICIES, "delay_ms": 3000, "count": 1}),
         );
-        let mut cmd = env.command(&["apply", "-auto-approve", "-no-color"]);
-        cmd.process_group(0);
-        let child = cmd.spawn().expect("terraform starts");
-        let pgid = child.id() as i32;
-        let mut waited = Duration::ZERO;
-        while !env
-            .admin
-            .requests()
-            .iter()
-            .any(|r| r["method"] == "POST" && r["path"] == POLICIES)
-        {
-            std::thread::sleep(Duration::from_millis(50));
-            waited += Duration::from_millis(50);
-            assert!(waited < Duration::from_secs(90), "the create never came");
-        }
-        std::thread::sleep(Duration::from_millis(1000));
-        // SAFETY: signals the process group of the terraform child this test started.
-        unsafe {
-            libc::kill(-pgid, libc::SIGINT);
-        }
-        let out = child.wait_with_output().expect("terraform exits");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let text = apply_interrupted(
+            env,
+            |r| r["method"] == "POST" && r["path"] == POLICIES,
+            || {},
         );
-        assert!(!text.contains("panicked"), "{text}");
         let requests = env.admin.requests();
         let patches = requests.iter().filter(|r| r["method"] == "PATCH").count();
         assert_eq!(

@@ -71,13 +71,6 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn fast_processing(env: &Env) {
-    env.admin.put(
-        "/_emulator/settings",
-        json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
-    );
-}
-
 fn remove_outside_terraform(env: &Env, tenant: &str, policy_id: &str, unit_id: &str) {
     env.admin.post(
         &format!("/_emulator/tenants/{tenant}/as-admin"),

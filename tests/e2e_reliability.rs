@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use serde_json::{Value, json};
 
@@ -143,52 +141,27 @@ fn faults_on_every_write_end_with_graph_and_state_in_agreement() {
 
 #[test]
 fn ctrl_c_during_apply_leaves_state_matching_graph() {
-    use std::os::unix::process::CommandExt;
     for_each_terraform(|env| {
         let tenant = env.tenant("none");
         env.write_config(&onboarding_config(&tenant));
         // Graph is slow to activate: the interrupt arrives while the call is in flight.
         env.admin.fault(json!({"method": "POST", "path_prefix": format!("{APPS}/{DEMO_CLIENT_ID}/activate"), "delay_ms": 3000, "count": 1}));
-        let mut cmd = env.command(&["apply", "-auto-approve", "-no-color"]);
-        cmd.process_group(0);
-        let child = cmd.spawn().expect("terraform starts");
-        let pgid = child.id() as i32;
         // The request log records a request when it completes: once the registration is
         // logged, the (3 s) activation is in flight. Then Ctrl-C the whole process group, as a
         // terminal does.
-        let mut waited = Duration::ZERO;
-        while !env
-            .admin
-            .requests()
-            .iter()
-            .any(|r| r["method"] == "POST" && r["path"] == APPS)
-        {
-            std::thread::sleep(Duration::from_millis(50));
-            waited += Duration::from_millis(50);
-            assert!(
-                waited < Duration::from_secs(60),
-                "the registration never reached the emulator"
-            );
-        }
-        std::thread::sleep(Duration::from_millis(1000));
-        assert!(
-            !env.admin
-                .requests()
-                .iter()
-                .any(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/activate"))),
-            "the interrupt must arrive while the activation is in flight"
+        let text = apply_interrupted(
+            env,
+            |r| r["method"] == "POST" && r["path"] == APPS,
+            || {
+                assert!(
+                    !env.admin
+                        .requests()
+                        .iter()
+                        .any(|r| r["path"].as_str().is_some_and(|p| p.ends_with("/activate"))),
+                    "the interrupt must arrive while the activation is in flight"
+                )
+            },
         );
-        // SAFETY: signals the process group of the terraform child this test started.
-        unsafe {
-            libc::kill(-pgid, libc::SIGINT);
-        }
-        let out = child.wait_with_output().expect("terraform exits");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!text.contains("panicked"), "{text}");
         assert!(
             text.contains("Gracefully shutting down"),
             "terraform saw the interrupt:\n{text}"

@@ -23,11 +23,6 @@ fn site_id(tenant: &str, i: usize) -> String {
     )
 }
 
-fn protection(env: &Env, tenant: &str) -> Value {
-    let state = env.admin.get("/_emulator/state?full=1");
-    find_tenant(&state, tenant).expect("tenant")["protection"].clone()
-}
-
 /// Live units per policy display name, with their protection sources.
 fn units_by_policy(protection: &Value) -> std::collections::BTreeMap<String, Vec<(String, u64)>> {
     let mut out = std::collections::BTreeMap::new();

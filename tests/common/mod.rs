@@ -501,3 +501,60 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The emulator processes protection changes at once (no virtual delay).
+pub fn fast_processing(env: &Env) {
+    env.admin.put(
+        "/_emulator/settings",
+        json!({ "protect_seconds": 0, "protect_seconds_per_100": 0 }),
+    );
+}
+
+/// The tenant's policies, units, rules and jobs as the emulator holds them (`policies` always
+/// a list).
+pub fn protection(env: &Env, tenant: &str) -> Value {
+    let state = env.admin.get("/_emulator/state?full=1");
+    let mut protection = find_tenant(&state, tenant).expect("tenant")["protection"].clone();
+    if protection["policies"].is_null() {
+        protection["policies"] = json!([]);
+    }
+    protection
+}
+
+/// Runs `terraform apply` in its own process group and interrupts it like a terminal's Ctrl-C
+/// (SIGINT to the group) one second after the emulator has logged a request `started`
+/// matches; `before_signal` runs just before. Returns stdout and stderr.
+pub fn apply_interrupted(
+    env: &Env,
+    started: impl Fn(&Value) -> bool,
+    before_signal: impl FnOnce(),
+) -> String {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = env.command(&["apply", "-auto-approve", "-no-color"]);
+    cmd.process_group(0);
+    let child = cmd.spawn().expect("terraform starts");
+    let pgid = child.id() as i32;
+    let mut waited = Duration::ZERO;
+    while !env.admin.requests().iter().any(&started) {
+        std::thread::sleep(Duration::from_millis(50));
+        waited += Duration::from_millis(50);
+        assert!(
+            waited < Duration::from_secs(90),
+            "the awaited request never reached the emulator"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    before_signal();
+    // SAFETY: signals the process group of the terraform child this function started.
+    unsafe {
+        libc::kill(-pgid, libc::SIGINT);
+    }
+    let out = child.wait_with_output().expect("terraform exits");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("panicked"), "{text}");
+    text
+}
