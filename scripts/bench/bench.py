@@ -1232,9 +1232,13 @@ class Bench:
 # (nothing but the state and plan travel between processes): 2 × 2 = 4. Then one read-back per
 # entity whose last write Graph answers asynchronously (activate answers 202): the serviceApp (1)
 # and each policy with its first units page (2 × 3), so that the state records what Graph holds:
-# 4 + 7 = 11. Policies need no read before their create (Graph answers the POST with the policy).
+# 4 + 7 = 11. The contract adds one more lookup: after a controller write, apply looks the tenant
+# up again (GET root + our serviceApp) before its first protection write (binding decision 5: the
+# activation and the enable take effect asynchronously, so their answers do not prove the tenant
+# allows writes yet): 11 + 2 = 13. Policies need no read before their create (Graph answers the
+# POST with the policy).
 ONBOARD_FLOOR_WRITES = 9
-ONBOARD_FLOOR_READS = 11
+ONBOARD_FLOOR_READS = 13
 
 
 def main() -> int:
