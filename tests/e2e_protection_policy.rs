@@ -287,6 +287,45 @@ fn a_file_backed_set_of_2000_mailboxes_goes_through_a_bulk_job_then_changes_by_t
 }
 
 #[test]
+fn a_lost_answer_to_a_bulk_job_post_adopts_the_job_instead_of_a_second_one() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        env.write_config(&tenant_config(
+            &tenant,
+            "",
+            "  display_name = \"Mail\"\n  mailbox_ids  = []\n",
+        ));
+        env.apply().expect_code(0, "an empty policy");
+        let policy_id = policy_state(env)["policy_id"].as_str().unwrap().to_string();
+        // 600 mailboxes are more than the bulk threshold (500): one bulk addition job.
+        let body = format!(
+            "  display_name = \"Mail\"\n  mailbox_ids  = {}\n",
+            hcl_set(&ids(600, 0x6_1000))
+        );
+        env.write_config(&tenant_config(&tenant, "", &body));
+        env.admin.fault(json!({
+            "method": "POST",
+            "path_prefix": format!("/v1.0/solutions/backupRestore/exchangeProtectionPolicies/{policy_id}/mailboxProtectionUnitsBulkAdditionJobs"),
+            "drop": "after",
+            "count": 1
+        }));
+        env.admin.reset_requests();
+        env.apply()
+            .expect_code(0, "the change converges despite the lost answer");
+        assert_eq!(
+            posts_to(env, "/mailboxProtectionUnitsBulkAdditionJobs"),
+            1,
+            "no second POST: the job was found by its name and adopted"
+        );
+        let jobs = protection(env, &tenant)["bulkAdditionJobs"].clone();
+        assert_eq!(jobs.as_array().map(Vec::len), Some(1), "one job: {jobs}");
+        assert_eq!(units_of(env, &tenant, &policy_id), 600);
+        env.plan().expect_code(0, "clean afterwards");
+    });
+}
+
+#[test]
 fn a_lost_answer_to_the_creating_post_adopts_the_policy_instead_of_a_duplicate() {
     for_each_terraform(|env| {
         fast_processing(env);

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use tf_provider::value::Value;
 
 use super::controller::{gated_refusal, protection_gate};
+use super::creating_post::{post_without_duplicates, throttled};
 use super::protection_policy::stop;
 use crate::framework::attributes::StringSet;
 use crate::framework::values::{known, text, timestamp};
@@ -634,23 +635,8 @@ fn timeout<S: RuleState>(state: &mut S, operation: Operation) -> Duration {
     )
 }
 
-/// Whether a failed creating request was certainly not applied and may be sent again
-/// (decision 8).
-fn retry_create(e: &GraphError) -> bool {
-    e.is_status(429) || e.is_status(503)
-}
-
-/// Whether a failed creating request may have been applied: the answer was lost or Graph
-/// failed in the middle.
-fn answer_lost(e: &GraphError) -> bool {
-    use crate::graph::GraphErrorKind;
-    matches!(e.kind, GraphErrorKind::Transport | GraphErrorKind::Timeout)
-        || [500, 502, 504].iter().any(|s| e.is_status(*s))
-}
-
-/// The creating POST without blind retries (decision 8): throttling is retried with backoff;
-/// after a lost answer or a 500/502/504 the policy's rules are listed and one with this
-/// expression is adopted before posting again.
+/// The creating POST without blind retries (decision 8): after a lost answer or a 500/502/504
+/// the policy's rules are listed and one with this expression is adopted before posting again.
 async fn post_rule(
     call: &Call,
     workload: Workload,
@@ -660,41 +646,21 @@ async fn post_rule(
     dynamic: bool,
 ) -> Result<ProtectionRule, PostError> {
     let expression = body.expression().unwrap_or_default().to_string();
-    let mut pause = Duration::from_secs(1);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let e = match call
-            .ctx
-            .graph
-            .create_rule(tenant, workload, policy_id, body)
-            .await
-        {
-            Ok(rule) => return Ok(rule),
-            Err(e) => e,
-        };
-        if attempt >= 4 || !(answer_lost(&e) || retry_create(&e)) {
-            if let Some(reason) = gated_refusal(call, tenant, &e).await {
-                return Err(PostError::Gated(reason));
-            }
-            return Err(PostError::Failed(create_failed(e, tenant, policy_id)));
-        }
-        if answer_lost(&e) {
-            let existing = call
-                .ctx
-                .graph
-                .list_rules(tenant, workload, policy_id)
-                .await
-                .map_err(|e| PostError::Failed(e.into()))?;
-            if let Some(rule) = find_adoptable_rule(&existing, &expression, dynamic) {
-                tracing::info!(tenant, rule = %rule.id, "the lost create was applied: adopting the rule");
-                return Ok(rule.clone());
-            }
-        }
-        if stop::requested() || !stop::sleep(pause).await {
-            return Err(PostError::Failed(e.into()));
-        }
-        pause *= 2;
+    let graph = &call.ctx.graph;
+    let created = post_without_duplicates(
+        || graph.create_rule(tenant, workload, policy_id, body),
+        || async {
+            let existing = graph.list_rules(tenant, workload, policy_id).await?;
+            Ok(find_adoptable_rule(&existing, &expression, dynamic).cloned())
+        },
+    )
+    .await;
+    match created {
+        Ok(rule) => Ok(rule),
+        Err(e) => match gated_refusal(call, tenant, &e).await {
+            Some(reason) => Err(PostError::Gated(reason)),
+            None => Err(PostError::Failed(create_failed(e, tenant, policy_id))),
+        },
     }
 }
 
@@ -1496,7 +1462,7 @@ async fn run_with_backoff(
             .await
         {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < 4 && retry_create(&e) && !stop::requested() => {
+            Err(e) if attempt < 4 && throttled(&e) && !stop::requested() => {
                 if !stop::sleep(pause).await {
                     return Err(e);
                 }

@@ -4,6 +4,7 @@
 pub mod backup_notifications;
 pub mod billing_enablement;
 pub mod controller;
+pub mod creating_post;
 pub mod inclusion_rule;
 pub mod protection_policy;
 pub mod protection_units;

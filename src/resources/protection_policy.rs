@@ -731,10 +731,14 @@ pub(crate) async fn send_units(
             let name = format!("terraform-{}", uuid::Uuid::new_v4());
             let job =
                 crate::graph::api::protection::BulkAdditionJob::create_body(workload, &name, ids);
-            call.ctx
-                .graph
-                .create_bulk_job(tenant, workload, policy_id, &job)
-                .await?;
+            crate::resources::creating_post::create_bulk_job(
+                &call.ctx.graph,
+                tenant,
+                workload,
+                policy_id,
+                &job,
+            )
+            .await?;
         }
     }
     Ok(())

@@ -505,11 +505,14 @@ async fn write_units<S: UnitsState>(
     {
         let name = format!("{prefix}{}", uuid::Uuid::new_v4());
         let body = BulkAdditionJob::names_body(workload, &name, chunk.to_vec());
-        if let Some(job) = call
-            .ctx
-            .graph
-            .create_bulk_job(tenant, workload, policy_id, &body)
-            .await?
+        if let Some(job) = crate::resources::creating_post::create_bulk_job(
+            &call.ctx.graph,
+            tenant,
+            workload,
+            policy_id,
+            &body,
+        )
+        .await?
         {
             jobs.push(job.id);
         }

@@ -174,7 +174,28 @@ impl GraphClient {
         Ok(running)
     }
 
-    /// `POST` one bulk addition job of at most 50,000 ids.
+    /// The policy's bulk addition job named `display_name` (a nonce the provider gives each job),
+    /// if any.
+    pub async fn find_bulk_job(
+        &self,
+        tenant: &str,
+        workload: Workload,
+        policy_id: &str,
+        display_name: &str,
+    ) -> Result<Option<BulkAdditionJob>, GraphError> {
+        let path = [
+            workload.policy_entity_set(),
+            policy_id,
+            workload.bulk_jobs_property(),
+        ];
+        let listed: Vec<BulkAdditionJob> = self.v1().list_all(BULK_JOBS, tenant, &path).await?;
+        Ok(listed
+            .into_iter()
+            .find(|job| job.display_name.as_deref() == Some(display_name)))
+    }
+
+    /// `POST` one bulk addition job of at most 50,000 ids, **once**: no transport retry
+    /// (binding decision 8; see `resources::creating_post`).
     pub async fn create_bulk_job(
         &self,
         tenant: &str,
@@ -187,7 +208,10 @@ impl GraphClient {
             policy_id,
             workload.bulk_jobs_property(),
         ];
-        self.v1().post(BULK_JOB, tenant, &path, body(job)).await
+        self.v1()
+            .without_retries()
+            .post(BULK_JOB, tenant, &path, body(job))
+            .await
     }
 }
 
