@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::common::{BODY_LIMIT, admin_error, plain_json, read_body};
+use crate::common::{ADMIN_BODY_LIMIT, admin_error, plain_json, read_body};
 use crate::json;
 use crate::lifecycle::{Actor, BillingProfile, InitialController, LcError, Tenant};
 use crate::store::{AppReg, Emu, Fault};
@@ -21,7 +21,7 @@ fn bad(msg: impl Into<String>) -> Response {
 
 /// Reads an optional JSON body (empty = `{}`), whatever the content type says.
 async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, Response> {
-    let bytes = read_body(req.into_body(), BODY_LIMIT).await.map_err(|_| {
+    let bytes = read_body(req.into_body(), ADMIN_BODY_LIMIT).await.map_err(|_| {
         admin_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body too large or unreadable",

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 
 /// Graph rejects request bodies larger than this with 413.
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// The admin API takes larger bodies: a fault may carry an answer bigger than any Graph
+/// request, to test a client's own limit on answers.
+pub const ADMIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// Past the limit the rest of a body is read and discarded up to this size, so that the
 /// client gets its 413 instead of a reset connection.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
