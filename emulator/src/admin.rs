@@ -21,12 +21,14 @@ fn bad(msg: impl Into<String>) -> Response {
 
 /// Reads an optional JSON body (empty = `{}`), whatever the content type says.
 async fn body_json<T: for<'de> Deserialize<'de> + Default>(req: Request) -> Result<T, Response> {
-    let bytes = read_body(req.into_body(), ADMIN_BODY_LIMIT).await.map_err(|_| {
-        admin_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body too large or unreadable",
-        )
-    })?;
+    let bytes = read_body(req.into_body(), ADMIN_BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            admin_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body too large or unreadable",
+            )
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
