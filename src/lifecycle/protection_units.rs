@@ -382,7 +382,9 @@ pub fn guarded_notice(
             workload.count_of(ids.len())
         ),
         format!(
-            "Tenant {tenant}: another {} that added {} is planned for destroy. This resource              still lists them, so this apply keeps them protected (or adds them back at once if              the destroy removed them first).",
+            "Tenant {tenant}: another {} that added {} is planned for destroy. This resource \
+             still lists them, so this apply keeps them protected (or adds them back at once if \
+             the destroy removed them first).",
             workload.units_resource_type(),
             bounded_lines(ids.to_vec()).join(", ")
         ),

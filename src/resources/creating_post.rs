@@ -1,7 +1,8 @@
 //! Creating POSTs without blind retries (binding decision 8): Graph may have applied a POST
-//! whose answer was lost, so posting again could create a duplicate. Throttling (429, 503) is
-//! retried with backoff; after a lost answer or a 500/502/504 the caller's `adopt` looks for the
-//! object the POST may have created, and only when there is none is it posted again.
+//! whose answer was lost, so posting again could create a duplicate. Throttling (429, 503,
+//! `PolicySaveFailed`) is retried with backoff; after a lost answer or a 500/502/504 the
+//! caller's `adopt` looks for the object the POST may have created, and only when there is none
+//! is it posted again.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,9 +14,10 @@ use crate::resources::protection_policy::stop;
 /// Attempts of one creating POST, the first included.
 const ATTEMPTS: u32 = 4;
 
-/// Graph refused for now: the POST was not applied and may be sent again.
+/// Graph refused for now (throttled, or a policy save that failed on its side): the POST was
+/// not applied and may be sent again.
 pub fn throttled(e: &GraphError) -> bool {
-    e.is_status(429) || e.is_status(503)
+    e.is_status(429) || e.is_status(503) || e.has_code("PolicySaveFailed")
 }
 
 /// The POST may have been applied: the answer was lost or Graph failed in the middle.

@@ -236,58 +236,50 @@ macro_rules! rule_state {
 
 const GROUP_IDS_DOC: &str = "Entra group object ids (1 to 100): their members are protected. The provider builds the expression `(memberOf -any (group.id -in ['…']))`. Changing them updates a dynamic rule in place and replaces a static one.";
 
-rule_state!(
+/// A rule selecting the members of groups (OneDrive, Exchange): dynamic by default.
+macro_rules! group_rule_state {
+    ($name:ident, $workload:expr, $type_name:literal, $description:literal) => {
+        rule_state!(
+            $name,
+            $workload,
+            $type_name,
+            $description,
+            {
+                group_ids: StringSet => Optional, GROUP_IDS_DOC;
+            },
+            auto_apply: true,
+            config: |s| RuleConfig { group_ids: set_of(&s.group_ids), ..RuleConfig::default() },
+            selects: |s| !s.group_ids.is_null(),
+            known: |s| set_known(&s.group_ids),
+            select: |s, selection| {
+                match selection {
+                    Selection::Groups(groups) => {
+                        s.group_ids = set_value(groups);
+                        s.expression = Value::Null;
+                    }
+                    Selection::Raw(expression) => {
+                        s.group_ids = Value::Null;
+                        s.expression = Value::Value(expression);
+                    }
+                    Selection::Keywords { .. } => {}
+                }
+            }
+        );
+    };
+}
+
+group_rule_state!(
     OneDriveRuleState,
     Workload::OneDrive,
     "m365backup_onedrive_inclusion_rule",
-    "An inclusion rule of a OneDrive for Business protection policy of Microsoft 365 Backup: the OneDrive accounts of the members of some groups are protected, kept up to date by Graph (dynamic, the default) or applied once (static).",
-    {
-        group_ids: StringSet => Optional, GROUP_IDS_DOC;
-    },
-    auto_apply: true,
-    config: |s| RuleConfig { group_ids: set_of(&s.group_ids), ..RuleConfig::default() },
-    selects: |s| !s.group_ids.is_null(),
-    known: |s| set_known(&s.group_ids),
-    select: |s, selection| {
-        match selection {
-            Selection::Groups(groups) => {
-                s.group_ids = set_value(groups);
-                s.expression = Value::Null;
-            }
-            Selection::Raw(expression) => {
-                s.group_ids = Value::Null;
-                s.expression = Value::Value(expression);
-            }
-            Selection::Keywords { .. } => {}
-        }
-    }
+    "An inclusion rule of a OneDrive for Business protection policy of Microsoft 365 Backup: the OneDrive accounts of the members of some groups are protected, kept up to date by Graph (dynamic, the default) or applied once (static)."
 );
 
-rule_state!(
+group_rule_state!(
     ExchangeRuleState,
     Workload::Exchange,
     "m365backup_exchange_inclusion_rule",
-    "An inclusion rule of an Exchange protection policy of Microsoft 365 Backup: the mailboxes of the members of some groups are protected, kept up to date by Graph (dynamic, the default) or applied once (static).",
-    {
-        group_ids: StringSet => Optional, GROUP_IDS_DOC;
-    },
-    auto_apply: true,
-    config: |s| RuleConfig { group_ids: set_of(&s.group_ids), ..RuleConfig::default() },
-    selects: |s| !s.group_ids.is_null(),
-    known: |s| set_known(&s.group_ids),
-    select: |s, selection| {
-        match selection {
-            Selection::Groups(groups) => {
-                s.group_ids = set_value(groups);
-                s.expression = Value::Null;
-            }
-            Selection::Raw(expression) => {
-                s.group_ids = Value::Null;
-                s.expression = Value::Value(expression);
-            }
-            Selection::Keywords { .. } => {}
-        }
-    }
+    "An inclusion rule of an Exchange protection policy of Microsoft 365 Backup: the mailboxes of the members of some groups are protected, kept up to date by Graph (dynamic, the default) or applied once (static)."
 );
 
 rule_state!(

@@ -37,6 +37,7 @@ use crate::lifecycle::protection_policy::waiting::{
     self, FIRST_PAUSE, Operation, is_settled, next_pause, stopped_notice, timeout_of,
     validate_timeout, wait_expired_notice,
 };
+use crate::resources::creating_post::post_without_duplicates;
 
 /// The attributes every policy kind shares, and access to its unit set.
 pub trait PolicyState: Attributes {
@@ -470,22 +471,9 @@ pub(crate) mod stop {
     }
 }
 
-/// Whether a failed creating POST may have been applied (decision 8): the answer was lost or
-/// Graph failed in the middle.
-fn answer_lost(e: &crate::graph::GraphError) -> bool {
-    use crate::graph::GraphErrorKind;
-    matches!(e.kind, GraphErrorKind::Transport | GraphErrorKind::Timeout)
-        || [500, 502, 504].iter().any(|s| e.is_status(*s))
-}
-
-/// Whether a failed creating POST was certainly not applied and may be sent again.
-fn retry_create(e: &crate::graph::GraphError) -> bool {
-    e.is_status(429) || e.is_status(503) || e.has_code("PolicySaveFailed")
-}
-
-/// The creating POST without blind retries (decision 8): throttling is retried with backoff;
-/// after a lost answer or a 500/502/504 the workload's policies are listed and one made by our
-/// app with this name is adopted before posting again.
+/// The creating POST without blind retries (decision 8, see `creating_post`): after a lost
+/// answer or a 500/502/504 the workload's policies are listed and one made by our app with this
+/// name is adopted before posting again.
 async fn post_policy(
     call: &mut Call,
     tenant: &str,
@@ -495,34 +483,22 @@ async fn post_policy(
     let our_app = call
         .ctx
         .client_id_for("Protection policies are created by the controller app")?;
-    let mut pause = std::time::Duration::from_secs(1);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let e = match call.ctx.graph.create_policy(tenant, create).await {
-            Ok(policy) => return Ok(policy),
-            Err(e) => e,
-        };
-        if attempt >= 4 || !(answer_lost(&e) || retry_create(&e)) {
-            return Err(e.into());
-        }
-        if answer_lost(&e) {
-            let policies = call.ctx.graph.list_policies(tenant, workload).await?;
-            if let Some(policy) = activation::find_adoptable_policy(
+    let graph = &call.ctx.graph;
+    let policy = post_without_duplicates(
+        || graph.create_policy(tenant, create),
+        || async {
+            let policies = graph.list_policies(tenant, workload).await?;
+            Ok(activation::find_adoptable_policy(
                 &policies,
                 workload,
                 &create.display_name,
                 &our_app,
-            ) {
-                tracing::info!(tenant, policy = %policy.id, "the lost create was applied: adopting the policy");
-                return Ok(policy.clone());
-            }
-        }
-        if stop::requested() || !stop::sleep(pause).await {
-            return Err(e.into());
-        }
-        pause *= 2;
-    }
+            )
+            .cloned())
+        },
+    )
+    .await?;
+    Ok(policy)
 }
 
 /// `wait_for_completion` (Shared behaviour): polls with backoff until no unit is pending and the
