@@ -77,5 +77,18 @@ fn onboarding_refresh_and_a_ten_unit_change_stay_within_their_graph_budgets() {
         eprintln!("unit change ({}): {change:#?}", change.len());
         assert_eq!(count(&change, "PATCH"), 1, "one @delta chunk: {change:#?}");
         assert_eq!(change.len() - count(&change, "GET"), 1, "{change:#?}");
+        // The units are listed by the plan's refresh and by the apply process's own plan, never
+        // again after the PATCH: its answer is applied to the listing (one listing per process).
+        let listings = |calls: &[String]| {
+            calls
+                .iter()
+                .filter(|c| c.starts_with("GET") && c.ends_with("/mailboxProtectionUnits"))
+                .count()
+        };
+        let patch_at = change.iter().position(|c| c.starts_with("PATCH")).unwrap();
+        assert_eq!(listings(&change[patch_at..]), 0, "{change:#?}");
+        assert!(listings(&change) <= 2, "{change:#?}");
+        env.plan()
+            .expect_code(0, "no changes after the unit change");
     });
 }

@@ -219,9 +219,7 @@ fn policies_units_and_restore_points() {
         // sources on every version; the health check block goes red on 1.5+), and once the
         // error is cleared its backups resume and the check is green again.
         let check = if env.version_tuple() >= (1, 5) {
-            format!(
-                "check \"backed_up\" {{\n  data \"m365backup_restore_points\" \"health\" {{\n    policy_id = m365backup_exchange_protection_policy.mail.id\n  }}\n\n  assert {{\n    condition     = length(data.m365backup_restore_points.health.units_without_restore_point) == 0\n    error_message = \"Units without a restore point: ${{join(\", \", data.m365backup_restore_points.health.units_without_restore_point)}}\"\n  }}\n}}\n"
-            )
+            "check \"backed_up\" {\n  data \"m365backup_restore_points\" \"health\" {\n    policy_id = m365backup_exchange_protection_policy.mail.id\n  }\n\n  assert {\n    condition     = length(data.m365backup_restore_points.health.units_without_restore_point) == 0\n    error_message = \"Units without a restore point: ${join(\", \", data.m365backup_restore_points.health.units_without_restore_point)}\"\n  }\n}\n".to_string()
         } else {
             String::new()
         };

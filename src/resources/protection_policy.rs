@@ -16,7 +16,9 @@ use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::api::protection::{PolicyCreate, ProtectionPolicy, ProtectionUnit, Workload};
 use crate::lifecycle::Problem;
 use crate::lifecycle::protection_policy::activation::{self, DestroyDecision, DestroyFacts};
-use crate::lifecycle::protection_policy::answers::judge_delta_answer;
+use crate::lifecycle::protection_policy::answers::{
+    apply_delta_answer, apply_policy_answer, judge_delta_answer,
+};
 use crate::lifecycle::protection_policy::gating::{
     Gate, WriteDecision, WriteSubject, decide_write,
 };
@@ -530,8 +532,8 @@ async fn wait_for_completion<S: PolicyState>(
             }
         };
         let (policy, units) = &*found;
-        apply_policy(state, tenant, &policy, &units);
-        let counts = count_units(&units);
+        apply_policy(state, tenant, policy, units);
+        let counts = count_units(units);
         if is_settled(policy.status.as_ref().map(|s| s.as_str()), &counts) {
             return;
         }
@@ -856,9 +858,9 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         };
         let jobs_may_run = state.common().pending_job_count.as_option() != Some(0);
         let (policy, units) = &*found;
-        apply_policy(&mut state, &tenant, &policy, &units);
+        apply_policy(&mut state, &tenant, policy, units);
         count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await?;
-        let managed = ManagedSet::from_units(&units);
+        let managed = ManagedSet::from_units(units);
         let configured = state.unit_ids();
         if private.importing {
             state.set_unit_ids(managed.import_inline_set());
@@ -866,7 +868,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         } else {
             state.set_unit_ids(observed_inline_set(configured.as_deref(), &managed));
         }
-        let failures = unit_error_failures(S::WORKLOAD, &units);
+        let failures = unit_error_failures(S::WORKLOAD, units);
         report_failures(call, S::WORKLOAD, &tenant, &name_of(&mut state), &failures);
         Ok(Some((state, private)))
     }
@@ -1098,18 +1100,24 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 ),
             )));
         };
-        let (policy, units) = &*found;
         let ids = desired_ids(config)?;
         let seen = (
             tenant.as_str(),
             policy_id.as_str(),
-            policy,
-            units.as_slice(),
+            &found.0,
+            found.1.as_slice(),
         );
         let prior_active = prior.common().active.as_option();
         let (plan, name) = plan_writes(call, config, ids.as_deref(), seen, prior_active).await?;
         let jobs_may_run = prior.common().pending_job_count.as_option() != Some(0)
             || (plan.writes(workload).iter()).any(|w| matches!(w, PolicyWrite::BulkJob(_)));
+        // The listing becomes the state after the writes: Graph's answers are applied to it
+        // instead of listing the policy again (decision 9). Taken from the memo, not copied.
+        let key = memo_key(&tenant, &policy_id);
+        call.ctx.memo.forget(&key);
+        let (mut policy, mut units) =
+            Arc::try_unwrap(found).unwrap_or_else(|shared| (*shared).clone());
+        let mut policy_read_back = true;
         let mut failures = Vec::new();
         stop::listen();
         for (index, write) in plan.writes(workload).into_iter().enumerate() {
@@ -1134,14 +1142,15 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                     .await
                 {
                     Ok(answer) => {
-                        failures.extend(
-                            judge_delta_answer(workload, &policy_id, answer.items(workload))
-                                .failures,
-                        );
+                        let items = answer.items(workload);
+                        failures.extend(judge_delta_answer(workload, &policy_id, items).failures);
+                        apply_delta_answer(&mut units, items);
+                        policy_read_back &= apply_policy_answer(&mut policy, answer.policy);
                         Ok(())
                     }
                     Err(e) => Err(Problem::from(e)),
                 },
+                // The job's inputs count as present while it runs (running jobs, decision 9).
                 PolicyWrite::BulkJob(ids) => {
                     send_units(
                         call,
@@ -1153,26 +1162,34 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                     )
                     .await
                 }
-                PolicyWrite::Activate => call
-                    .ctx
-                    .graph
-                    .activate_policy(&tenant, &policy_id)
-                    .await
-                    .map_err(Problem::from),
-                PolicyWrite::Deactivate => call
-                    .ctx
-                    .graph
-                    .deactivate_policy(&tenant, &policy_id)
-                    .await
-                    .map_err(Problem::from),
+                PolicyWrite::Activate => {
+                    policy_read_back = false;
+                    (call.ctx.graph.activate_policy(&tenant, &policy_id).await)
+                        .map_err(Problem::from)
+                }
+                PolicyWrite::Deactivate => {
+                    policy_read_back = false;
+                    (call.ctx.graph.deactivate_policy(&tenant, &policy_id).await)
+                        .map_err(Problem::from)
+                }
             };
             if let Err(problem) = result {
-                refresh(call, &mut state, &tenant, Some(&policy_id)).await;
+                // Decision 7: the best known state, which is what the answers so far showed.
+                apply_policy(&mut state, &tenant, &policy, &units);
                 return Err(WriteError::Partial(state, problem));
             }
         }
+        if !policy_read_back {
+            // Activation answers 202 without the policy: its `isEnabled` is read (one GET).
+            match call.ctx.graph.get_policy(&tenant, &policy_id).await {
+                Ok(Some(read)) => policy = read,
+                Ok(None) => {}
+                Err(e) => call.warn(Problem::from(e)),
+            }
+        }
+        apply_policy(&mut state, &tenant, &policy, &units);
+        call.ctx.memo.put(key, Some(Arc::new((policy, units))));
         report_failures(call, workload, &tenant, &name, &failures);
-        refresh(call, &mut state, &tenant, Some(&policy_id)).await;
         wait_for_completion(call, &mut state, &tenant, &policy_id, Operation::Update).await;
         if let Err(problem) = count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await
         {

@@ -666,17 +666,14 @@ async fn apply_write<S: UnitsState>(
         )));
     };
     let units = &found.1;
-    resolve_names(
-        call, workload, &tenant, &policy_id, &names, &mut own, &units,
-    )
-    .await;
+    resolve_names(call, workload, &tenant, &policy_id, &names, &mut own, units).await;
     let jobs = running_jobs(call, workload, &tenant, &policy_id).await?;
     let before = prior.map(|p| previous(p, &own)).unwrap_or_default();
     let me = claimant(&mut state);
     let mut elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
     // What the plan saw other units resources list (they are not applied in this process).
     elsewhere.extend(kept_at_plan.iter().map(|id| id_key(id)));
-    let plan = decide(&state, &before, &own, &units, &jobs, &elsewhere);
+    let plan = decide(&state, &before, &own, units, &jobs, &elsewhere);
     tracing::debug!(tenant, policy = %policy_id, me, elsewhere = ?elsewhere, kept = ?plan.kept, removals = plan.diff.removals.len(), additions = plan.diff.additions.len(), "units resource apply");
     if let Some(n) = kept_notice(workload, &tenant, &policy_id, &plan.kept) {
         call.warn(notice(n));
@@ -823,15 +820,12 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         };
         let units = &found.1;
         let mut own = std::mem::take(&mut private.own);
-        resolve_names(
-            call, workload, &tenant, &policy_id, &names, &mut own, &units,
-        )
-        .await;
+        resolve_names(call, workload, &tenant, &policy_id, &names, &mut own, units).await;
         own.retain_configured(&ids, &names);
         let listed = own.listed_ids(&ids, &names);
         let _ = claim(&mut state, &tenant, &policy_id, &listed);
         let jobs = running_jobs(call, workload, &tenant, &policy_id).await?;
-        let managed = ManagedSet::from_units(&units).with_running_jobs(&jobs);
+        let managed = ManagedSet::from_units(units).with_running_jobs(&jobs);
         if let Some(ids) = state.ids() {
             state.set_ids(Some(observed_ids(&ids, &managed)));
         }
@@ -851,8 +845,8 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
                 .collect();
             state.set_names(Some(kept));
         }
-        apply_counts(&mut state, &tenant, &policy_id, &units, &listed, &jobs);
-        let mine = own_units(&units, &listed);
+        apply_counts(&mut state, &tenant, &policy_id, units, &listed, &jobs);
+        let mine = own_units(units, &listed);
         let failures = unit_error_failures(workload, &mine);
         report_failures(call, workload, &tenant, &policy_id, &failures);
         private.own = own;
@@ -973,8 +967,8 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let me = claimant(&mut planned);
         let elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
         let before = previous(prior, &own);
-        let plan = decide(config, &before, &own, &units, &jobs, &elsewhere);
-        plan_warnings(call, workload, &tenant, &policy_id, &plan, &units);
+        let plan = decide(config, &before, &own, units, &jobs, &elsewhere);
+        plan_warnings(call, workload, &tenant, &policy_id, &plan, units);
         // Ids another units resource added and is planned to destroy: this apply makes sure
         // they stay (decision 13), so the plan is an update even when nothing else changes.
         let leaving = claims::leaving_elsewhere(&tenant, &policy_id, &me);
@@ -996,7 +990,7 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         // resource would remove is announced; another units resource planned after it that
         // still lists one plans an update whose apply keeps it (or adds it back at once).
         let none = BTreeSet::new();
-        let removed: Vec<String> = decide(config, &before, &own, &units, &jobs, &none)
+        let removed: Vec<String> = decide(config, &before, &own, units, &jobs, &none)
             .diff
             .removals
             .into_iter()
@@ -1128,15 +1122,12 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
         let units = &found.1;
         let (ids, names) = configured(&prior);
         let mut own = private.own;
-        resolve_names(
-            call, workload, &tenant, &policy_id, &names, &mut own, &units,
-        )
-        .await;
+        resolve_names(call, workload, &tenant, &policy_id, &names, &mut own, units).await;
         let before = own.listed_ids(&ids, &names);
         let mut elsewhere = claims::listed_elsewhere(&tenant, &policy_id, &me);
         elsewhere.extend(private.keep.iter().map(|id| id_key(id)));
         tracing::debug!(tenant, policy = %policy_id, keep = ?elsewhere, "units resource destroy");
-        let managed = ManagedSet::from_units(&units);
+        let managed = ManagedSet::from_units(units);
         let none = BTreeSet::new();
         let plan = plan_units(
             &UnitsInput {

@@ -804,10 +804,14 @@ pub struct DeltaAnswerItem {
     pub unit: ProtectionUnit,
 }
 
-/// The answer to a PATCH: whichever `…ProtectionUnits@delta` property the workload uses.
+/// The answer to a PATCH: the policy as it now is, with whichever `…ProtectionUnits@delta`
+/// property the workload uses.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct PolicyPatchAnswer {
+    /// Empty `id` when the answer carries no policy properties.
+    #[serde(flatten)]
+    pub policy: ProtectionPolicy,
     #[serde(
         rename = "siteProtectionUnits@delta",
         deserialize_with = "null_as_default"
@@ -1107,6 +1111,7 @@ mod tests {
     fn patch_answers_carry_per_item_failures() {
         let answer: PolicyPatchAnswer = serde_json::from_value(json!({
             "@odata.context": "x",
+            "id": "p1", "status": "updating", "isEnabled": true,
             "driveProtectionUnits@delta": [
                 {"id": "u1", "directoryObjectId": "d1", "status": "protectRequested",
                  "protectionSources": "manual"},
@@ -1117,6 +1122,8 @@ mod tests {
             ]
         }))
         .unwrap();
+        assert_eq!(answer.policy.id, "p1");
+        assert_eq!(answer.policy.is_enabled, Some(true));
         let items = answer.items(Workload::OneDrive);
         assert_eq!(items.len(), 2);
         assert!(answer.items(Workload::Exchange).is_empty());
