@@ -6,6 +6,11 @@ use terraform_provider_m365backup::{logging, plugin_socket, provider::M365Backup
 
 const PLUGIN_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
 
+// Every gRPC call from Terraform and every Graph request allocate and free many small buffers;
+// glibc's malloc was 18% of the provider's CPU per read in the fleet profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

@@ -50,7 +50,7 @@ fn relay(reader: File, mut writer: File) {
             first = false;
             if let Some(addr) = handshake_address(&line) {
                 match set_nodelay_on_listener(addr) {
-                    Ok(true) => tracing::trace!(%addr, "TCP_NODELAY set on the plugin listener"),
+                    Ok(true) => tracing::debug!(%addr, "TCP_NODELAY set on the plugin listener"),
                     Ok(false) => {
                         tracing::debug!(%addr, "plugin listener not found; TCP_NODELAY not set")
                     }

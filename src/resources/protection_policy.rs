@@ -24,7 +24,7 @@ use crate::lifecycle::protection_policy::gating::{
 };
 use crate::lifecycle::protection_policy::id_file::{file_change_notice, parse_id_file, set_digest};
 use crate::lifecycle::protection_policy::ids::{
-    validate_display_name, validate_inline_ids, validate_retention_period,
+    slow_inline_set_notice, validate_display_name, validate_inline_ids, validate_retention_period,
 };
 use crate::lifecycle::protection_policy::notices::{
     ItemFailure, Notice, count_units, item_failure_notice, unit_error_failures,
@@ -827,6 +827,15 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 validate_inline_ids(S::WORKLOAD, &ids)
                     .into_iter()
                     .map(error),
+            );
+            let instead = format!(
+                "Sets this large belong in {} (a file, one id per line): state then keeps only \
+                 its digest and counts.",
+                S::WORKLOAD.ids_file_attribute()
+            );
+            problems.extend(
+                slow_inline_set_notice(S::WORKLOAD.ids_attribute(), ids.len(), &instead)
+                    .map(notice),
             );
         }
         let c = config.common();

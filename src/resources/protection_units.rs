@@ -19,7 +19,9 @@ use crate::framework::{Attributes, Call, ImportId, ManagedResource, WriteError};
 use crate::graph::api::protection::{BulkAdditionJob, ProtectionUnit, Workload};
 use crate::lifecycle::Problem;
 use crate::lifecycle::protection_policy::gating::{WriteDecision, WriteSubject, decide_write};
-use crate::lifecycle::protection_policy::ids::{MAX_INLINE_IDS, id_key, validate_inline_ids};
+use crate::lifecycle::protection_policy::ids::{
+    MAX_INLINE_IDS, id_key, slow_inline_set_notice, validate_inline_ids,
+};
 use crate::lifecycle::protection_policy::notices::{
     ItemFailure, bulk_job_failures, count_units, unit_error_failures,
 };
@@ -734,6 +736,15 @@ impl<S: UnitsState> ManagedResource for ProtectionUnitsResource<S> {
                     .into_iter()
                     .filter(|n| !n.summary.ends_with("is too large for an inline set"))
                     .map(error),
+            );
+            let instead = format!(
+                "Split the ids over several {} resources, or list the policy's units in its {}.",
+                S::WORKLOAD.units_resource_type(),
+                S::WORKLOAD.ids_file_attribute()
+            );
+            problems.extend(
+                slow_inline_set_notice(S::WORKLOAD.ids_attribute(), ids.len(), &instead)
+                    .map(notice),
             );
         }
         if let Some(names) = config.names() {
