@@ -54,6 +54,11 @@ fn onboarding_refresh_and_a_ten_unit_change_stay_within_their_graph_budgets() {
         // Writes: register, activate, enable, create the policy (10 units in the POST), activate.
         let writes = onboard.len() - count(&onboard, "GET");
         assert_eq!(writes, 5, "{onboard:#?}");
+        // Graph's own refusal (409) tells whether another policy is active: no listing first.
+        assert!(
+            !onboard.contains(&"GET /exchangeProtectionPolicies".to_string()),
+            "{onboard:#?}"
+        );
 
         env.admin.reset_requests();
         env.plan().expect_code(0, "refresh plan");
@@ -88,6 +93,14 @@ fn onboarding_refresh_and_a_ten_unit_change_stay_within_their_graph_budgets() {
         let patch_at = change.iter().position(|c| c.starts_with("PATCH")).unwrap();
         assert_eq!(listings(&change[patch_at..]), 0, "{change:#?}");
         assert!(listings(&change) <= 2, "{change:#?}");
+        // The policy's write is gated on the root and our serviceApp: the plan takes them from
+        // the service app's and billing's refresh, apply looks once more before writing
+        // (decision 5). Two of each, not three.
+        let roots = change.iter().filter(|c| c.as_str() == "GET ").count();
+        let our_app = (change.iter())
+            .filter(|c| c.starts_with("GET /serviceApps/"))
+            .count();
+        assert_eq!((roots, our_app), (2, 2), "{change:#?}");
         env.plan()
             .expect_code(0, "no changes after the unit change");
     });

@@ -3,6 +3,8 @@
 //! serviceApp, single-flight, so a fleet of 1,000 tenants × 3 policies makes 2,000 lookups, not
 //! 6,000. Steps planned earlier in the process (an immediate activation, billing's enable)
 //! count as met; a controller write in the tenant drops the entry so the next use looks again.
+//! The same two facts read by the refresh of the service app and billing resources fill the
+//! entry too, so a refresh plan with protection changes makes no lookup of its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,11 +34,19 @@ impl Seed {
     }
 }
 
+/// Halves of a snapshot seen by refresh reads (`None`: not seen yet).
+#[derive(Default)]
+struct SeenByReads {
+    service: Option<Option<ServiceStatus>>,
+    our_app: Option<Option<ServiceApp>>,
+}
+
 /// Per-process cache of [`TenantSnapshot`]s and of the steps planned per tenant.
 #[derive(Default)]
 pub struct TenantGates {
     snapshots: Mutex<HashMap<String, Cell>>,
     planned: Mutex<HashMap<String, PlannedSteps>>,
+    seen_by_reads: Mutex<HashMap<String, SeenByReads>>,
 }
 
 impl TenantGates {
@@ -135,9 +145,47 @@ impl TenantGates {
         Seed(cells.entry(key).or_default().clone())
     }
 
+    /// The root's serviceStatus as a read (billing's refresh) saw it.
+    pub fn saw_root(&self, tenant: &str, service: Option<ServiceStatus>) {
+        self.saw(tenant, |seen| seen.service = Some(service));
+    }
+
+    /// Our serviceApp as a read (the service app's refresh) saw it.
+    pub fn saw_our_app(&self, tenant: &str, app: Option<ServiceApp>) {
+        self.saw(tenant, |seen| seen.our_app = Some(app));
+    }
+
+    /// A refresh plan reads the root and our serviceApp anyway (billing and the service app
+    /// resources): once both halves are in, they are the tenant's snapshot, and a protection
+    /// resource planned after them makes no lookup of its own.
+    fn saw(&self, tenant: &str, record: impl FnOnce(&mut SeenByReads)) {
+        let key = tenant.to_ascii_lowercase();
+        let complete = {
+            let mut seen = self.seen_by_reads.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = seen.entry(key.clone()).or_default();
+            record(entry);
+            match entry {
+                SeenByReads {
+                    service: Some(service),
+                    our_app: Some(our_app),
+                } => Some(TenantSnapshot {
+                    service: service.clone(),
+                    our_app: our_app.clone(),
+                }),
+                _ => None,
+            }
+        };
+        if let Some(snapshot) = complete {
+            self.seed(&key).fill(snapshot);
+        }
+    }
+
     /// Forgets what was seen in `tenant` (after a controller write there).
     pub fn invalidate(&self, tenant: &str) {
+        let key = tenant.to_ascii_lowercase();
         let mut cells = self.snapshots.lock().unwrap_or_else(|p| p.into_inner());
-        cells.remove(&tenant.to_ascii_lowercase());
+        cells.remove(&key);
+        let mut seen = self.seen_by_reads.lock().unwrap_or_else(|p| p.into_inner());
+        seen.remove(&key);
     }
 }

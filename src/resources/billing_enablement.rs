@@ -86,6 +86,7 @@ async fn read_status(
     tenant: &str,
 ) -> Result<BillingPrivate, Problem> {
     let status = call.ctx.graph.get_root(tenant).await?.service_status;
+    call.ctx.gates.saw_root(tenant, status.clone());
     let last = state.apply_status(tenant, &status.unwrap_or_default());
     Ok(BillingPrivate::enabled_by(last))
 }

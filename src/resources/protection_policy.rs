@@ -476,17 +476,19 @@ pub(crate) mod stop {
 /// The creating POST without blind retries (decision 8, see `creating_post`): after a lost
 /// answer or a 500/502/504 the workload's policies are listed and one made by our app with this
 /// name is adopted before posting again.
+/// `None` when Graph refuses the create because another policy of the workload is active
+/// (409 `PolicyCreationNotAllowed`): a tenant condition, for the caller to defer (decision 3).
 async fn post_policy(
     call: &mut Call,
     tenant: &str,
     create: &PolicyCreate,
-) -> Result<ProtectionPolicy, Problem> {
+) -> Result<Option<ProtectionPolicy>, Problem> {
     let workload = create.workload;
     let our_app = call
         .ctx
         .client_id_for("Protection policies are created by the controller app")?;
     let graph = &call.ctx.graph;
-    let policy = post_without_duplicates(
+    let posted = post_without_duplicates(
         || graph.create_policy(tenant, create),
         || async {
             let policies = graph.list_policies(tenant, workload).await?;
@@ -499,8 +501,12 @@ async fn post_policy(
             .cloned())
         },
     )
-    .await?;
-    Ok(policy)
+    .await;
+    match posted {
+        Ok(policy) => Ok(Some(policy)),
+        Err(e) if e.is_status(409) && e.has_code("PolicyCreationNotAllowed") => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `wait_for_completion` (Shared behaviour): polls with backoff until no unit is pending and the
@@ -599,18 +605,28 @@ async fn running_jobs(
     if !units_managed {
         return Ok(Vec::new());
     }
-    Ok(call
-        .ctx
-        .graph
+    // Apply plans again before it updates: one lookup serves both, until a job is posted.
+    let key = jobs_memo_key(tenant, policy_id);
+    if let Some(jobs) = call.ctx.memo.get(&key) {
+        return Ok(jobs);
+    }
+    let jobs = (call.ctx.graph)
         .running_bulk_jobs(tenant, workload, policy_id)
-        .await?)
+        .await?;
+    call.ctx.memo.put(key, jobs.clone());
+    Ok(jobs)
 }
 
-/// Creates the policy: POST with up to 50 units, the rest in chunks, activation last.
+fn jobs_memo_key(tenant: &str, policy_id: &str) -> String {
+    format!("running-jobs/{}", memo_key(tenant, policy_id))
+}
+
+/// Creates the policy: POST with up to 50 units, the rest in chunks, activation last. `false`
+/// when Graph refused the POST because another policy of the workload is active.
 async fn create_policy<S: PolicyState>(
     call: &mut Call,
     state: &mut S,
-) -> Result<(), WriteError<S>> {
+) -> Result<bool, WriteError<S>> {
     let workload = S::WORKLOAD;
     let Target { tenant, .. } = target(state)?;
     let c = state.common();
@@ -638,7 +654,7 @@ async fn create_policy<S: PolicyState>(
                 "the create stopped before sending every unit and the activation",
             )
             .await;
-            return Ok(());
+            return Ok(true);
         }
         let result = match (step, &policy_id) {
             (CreateStep::Post { unit_ids }, _) => {
@@ -648,7 +664,9 @@ async fn create_policy<S: PolicyState>(
                     retention_period: retention_period.clone(),
                     unit_ids,
                 };
-                let created = post_policy(call, &tenant, &create).await?;
+                let Some(created) = post_policy(call, &tenant, &create).await? else {
+                    return Ok(false);
+                };
                 policy_id = Some(created.id.clone());
                 Ok(())
             }
@@ -677,7 +695,7 @@ async fn create_policy<S: PolicyState>(
             call.warn(problem);
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Sends one unit request (a `@delta` chunk or a bulk job), gathering per-item failures.
@@ -706,6 +724,7 @@ pub(crate) async fn send_units(
                 .extend(judge_delta_answer(workload, policy_id, answer.items(workload)).failures);
         }
         UnitRequest::BulkJob(ids) => {
+            call.ctx.memo.forget(&jobs_memo_key(tenant, policy_id));
             let name = format!("terraform-{}", uuid::Uuid::new_v4());
             let job =
                 crate::graph::api::protection::BulkAdditionJob::create_body(workload, &name, ids);
@@ -1056,19 +1075,22 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let Target { tenant, .. } = target(&mut state)?;
         let what = format!("policy {}", name_of(&mut state));
         match decide_write(&gate(call, &tenant).await?, WriteSubject::NewObject, &what) {
-            WriteDecision::Proceed(_) => match other_active::<S>(call, &tenant).await? {
-                Some(n) => {
-                    record_deferred(&mut state, &n.summary);
-                    call.warn(notice(n));
-                }
-                None => {
-                    create_policy(call, &mut state).await?;
+            // Graph refuses a create while another policy of the workload is active; that
+            // refusal, not a listing before every create, is what defers it (decision 3).
+            WriteDecision::Proceed(_) => {
+                if create_policy(call, &mut state).await? {
                     if let Some(id) = state.common().policy_id.as_ref_option().cloned() {
                         // Units resources applied after this one in the process see the set.
                         let _ = claim_authoritative(&state, &tenant, &id);
                     }
+                } else {
+                    let n = other_active::<S>(call, &tenant).await?.unwrap_or_else(|| {
+                        activation::creation_refused_notice(S::WORKLOAD, &tenant)
+                    });
+                    record_deferred(&mut state, &n.summary);
+                    call.warn(notice(n));
                 }
-            },
+            }
             WriteDecision::Defer { reason, notice: n } => {
                 call.warn(notice(n));
                 record_deferred(&mut state, &reason);

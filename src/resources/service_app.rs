@@ -124,7 +124,11 @@ impl ManagedResource for ServiceAppResource {
         private: PlannedAction,
     ) -> Result<Option<(ServiceAppState, PlannedAction)>, Problem> {
         let (tenant, app_id) = state.subject()?;
-        let Some(app) = call.ctx.graph.get_service_app(&tenant, &app_id).await? else {
+        let app = call.ctx.graph.get_service_app(&tenant, &app_id).await?;
+        if (call.ctx.client_id.as_deref()).is_some_and(|ours| ours.eq_ignore_ascii_case(&app_id)) {
+            call.ctx.gates.saw_our_app(&tenant, app.clone());
+        }
+        let Some(app) = app else {
             let who = Subject::new(&tenant, &app_id);
             let Some(warning) = lifecycle::unregistered_outside(opt_str(&state.status), who) else {
                 tracing::info!(tenant, app_id, "serviceApp gone; removing it from state");

@@ -97,6 +97,22 @@ pub fn other_active_policy_notice(
     )
 }
 
+/// Decision 3, when Graph refused the create for another active policy that the listing right
+/// after did not show (it was deactivated in between): the create waits for the next apply.
+pub fn creation_refused_notice(workload: Workload, tenant_id: &str) -> Notice {
+    Notice::new(
+        format!(
+            "Tenant {tenant_id} refused a new {} protection policy",
+            workload.name()
+        ),
+        format!(
+            "Microsoft Graph answered 409 PolicyCreationNotAllowed: another {} policy is active \
+             in tenant {tenant_id}. The create waits; the next terraform apply tries again.",
+            workload.name()
+        ),
+    )
+}
+
 /// Decision 3: the configuration error when two `active = true` policies of one workload and
 /// tenant are planned in one configuration (`first` was planned earlier in this run).
 pub fn two_active_in_configuration(

@@ -278,7 +278,11 @@ mod tests {
     fn large_inline_sets_get_a_warning() {
         assert!(slow_inline_set_notice("mailbox_ids", SLOW_INLINE_IDS, "x").is_none());
         let n = slow_inline_set_notice("mailbox_ids", 2_500, "Use a file.").unwrap();
-        assert!(n.detail.starts_with("mailbox_ids lists 2,500 ids."), "{}", n.detail);
+        assert!(
+            n.detail.starts_with("mailbox_ids lists 2,500 ids."),
+            "{}",
+            n.detail
+        );
         assert!(n.detail.ends_with("Use a file."));
     }
 
