@@ -734,3 +734,31 @@ fn a_file_backed_set_of_20000_mailboxes_is_created_and_the_next_plan_is_clean() 
         env.plan().expect_code(0, "clean after the create");
     });
 }
+
+#[test]
+fn an_inline_set_above_two_thousand_ids_validates_with_a_warning_that_names_the_file() {
+    for_each_terraform(|env| {
+        let tenant = env.tenant("none");
+        let policy = |n: usize| {
+            format!(
+                "resource \"m365backup_exchange_protection_policy\" \"mail\" {{\n  tenant_id    = \"{tenant}\"\n  display_name = \"Mail\"\n  mailbox_ids  = {}\n}}\n",
+                hcl_set(&ids(n, 0x1e00))
+            )
+        };
+        env.write_config(&policy(2_000));
+        let quiet = env.tf(&["validate", "-no-color"]);
+        quiet.expect_code(0, "validate 2,000 ids");
+        assert!(!quiet.combined().contains("large for an inline set"));
+
+        env.write_config(&policy(2_001));
+        let run = env.tf(&["validate", "-no-color"]);
+        run.expect_code(0, "validate 2,001 ids: a warning, not an error");
+        let text = run.combined();
+        assert!(
+            text.contains("mailbox_ids is large for an inline set"),
+            "{text}"
+        );
+        assert!(text.contains("2,001 ids"), "{text}");
+        assert!(text.contains("mailbox_ids_file"), "{text}");
+    });
+}
