@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Profiles the provider (and optionally Terraform) during one refresh plan of a fleet the
 # benchmark left behind, with `perf record` (apt: linux-perf). Not part of the test suite.
+# Terraform's functions are named when a Go toolchain >= 1.20 is on PATH (see go_profile.py).
 #
 #   scripts/bench/profile.sh WORKDIR [provider|terraform]
 #
@@ -46,8 +47,13 @@ RC
 export TF_CLI_CONFIG_FILE="$out/terraformrc" TF_IN_AUTOMATION=1 CHECKPOINT_DISABLE=1
 cd "$wd"
 if [ "$what" = terraform ]; then
-  perf record -q -F 999 -o "$out/perf.terraform.data" -- "$terraform_bin" plan -input=false -no-color > "$out/plan.log" 2>&1
+  # Go keeps frame pointers: call stacks come cheap, and go_profile.py names the functions.
+  perf record -q -F 999 --call-graph fp -o "$out/perf.terraform.data" -- "$terraform_bin" plan -input=false -no-color > "$out/plan.log" 2>&1
   perf report -i "$out/perf.terraform.data" --no-children --sort symbol --stdio 2>/dev/null | head -60 > "$out/report.txt"
+  real_tf=$(readlink -f "$(command -v "$terraform_bin")")
+  if command -v go >/dev/null && python3 "$root/scripts/bench/go_profile.py" "$out/perf.terraform.data" "$real_tf" > "$out/report.go.txt" 2>&1; then
+    echo "Terraform functions (inclusive): $out/report.go.txt"
+  fi
 else
   /usr/bin/time -f '%e s wall' "$terraform_bin" plan -input=false -no-color > "$out/plan.log" 2>&1
   for f in "$out"/perf.provider.*.data; do
