@@ -762,3 +762,69 @@ fn an_inline_set_above_two_thousand_ids_validates_with_a_warning_that_names_the_
         assert!(text.contains("mailbox_ids_file"), "{text}");
     });
 }
+
+#[test]
+fn activating_a_policy_while_another_is_active_waits_with_a_warning_then_goes_ahead() {
+    for_each_terraform(|env| {
+        fast_processing(env);
+        let tenant = env.tenant("none");
+        let mailboxes = hcl_set(&ids(2, 0xA000));
+        let config = |extra: &str| {
+            tenant_config(
+                &tenant,
+                "",
+                &format!("  display_name = \"Mail\"\n  mailbox_ids  = {mailboxes}\n{extra}"),
+            )
+        };
+        env.write_config(&config("  active       = false\n"));
+        env.apply().expect_code(0, "an inactive policy");
+        let ours = policy_state(env)["policy_id"].as_str().unwrap().to_string();
+
+        // Meanwhile an administrator activates another Exchange policy.
+        let as_admin = |method: &str, path: String| {
+            env.admin.post(
+                &format!("/_emulator/tenants/{tenant}/as-admin"),
+                json!({ "method": method, "path": path, "body": {"displayName": "Admin mail"} }),
+            )
+        };
+        let other = as_admin(
+            "POST",
+            "/solutions/backupRestore/exchangeProtectionPolicies".into(),
+        );
+        let other_id = other["id"].as_str().expect("created").to_string();
+        as_admin(
+            "POST",
+            format!("/solutions/backupRestore/protectionPolicies/{other_id}/activate"),
+        );
+        let enabled = |env: &Env, id: &str| {
+            protection(env, &tenant)["policies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == id)
+                .map(|p| p["isEnabled"].clone())
+        };
+
+        env.write_config(&config(""));
+        env.apply()
+            .expect_code(0, "a tenant condition: a warning, not an error")
+            .expect_contains("\"Admin mail\"", "the warning names the active policy")
+            .expect_contains(&format!("{tenant}/{other_id}"), "and how to import it");
+        assert_eq!(enabled(env, &ours), Some(json!(false)), "still inactive");
+        let state = policy_state(env);
+        let reason = state["deferred_reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("Admin mail"), "{state}");
+        env.plan()
+            .expect_code(2, "the activation is proposed again while it waits");
+
+        as_admin(
+            "POST",
+            format!("/solutions/backupRestore/protectionPolicies/{other_id}/deactivate"),
+        );
+        env.apply()
+            .expect_code(0, "activated once the other is inactive");
+        assert_eq!(enabled(env, &ours), Some(json!(true)));
+        assert_eq!(policy_state(env)["deferred_reason"], Value::Null);
+        env.plan().expect_code(0, "clean");
+    });
+}

@@ -108,7 +108,7 @@ macro_rules! policy_state {
                 ids_sha256: String => Computed, "With a file-backed set: the SHA-256 of the policy's manually added units as last read from Graph (ids lower-cased, sorted, one per line). Null otherwise.";
                 id: String => Computed, "`<tenantId>/<policyId>`.", stable = true;
                 policy_id: String => Computed, "Graph's policy ID.", stable = true;
-                deferred_reason: String => Computed, "Why the creation waits (the tenant does not allow protection changes yet), or null.";
+                deferred_reason: String => Computed, "Why the creation or activation waits (the tenant does not allow protection changes yet, or another policy of the workload is active), or null.";
                 pending_job_count: i64 => Computed, "Bulk addition jobs of this policy still running (started by a create or update; counted again at each refresh until they end). Their ids count as present until then, so a plan never adds them twice.";
                 status: String => Computed, "`inactive`, `updating`, `active`, `activeWithErrors`, or a newer value.";
                 is_enabled: bool => Computed, "Graph's `isEnabled`.";
@@ -923,7 +923,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 n.into_iter().for_each(|n| call.warn(notice(n)));
                 // Decision 3: apply records the create as deferred while another policy is active.
                 if !call.ctx.gates.relies_on_planned_steps(&tenant) {
-                    let other = other_active::<S>(call, &tenant).await?;
+                    let other = other_active::<S>(call, &tenant, None).await?;
                     call.warn_all(other.map(notice));
                 }
             }
@@ -957,7 +957,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 WriteDecision::Proceed(n) => {
                     n.into_iter().for_each(|n| call.warn(notice(n)));
                     if !call.ctx.gates.relies_on_planned_steps(&tenant)
-                        && let Some(n) = other_active::<S>(call, &tenant).await?
+                        && let Some(n) = other_active::<S>(call, &tenant, None).await?
                     {
                         call.warn(notice(n));
                         return Ok((planned, nothing));
@@ -1084,9 +1084,11 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                         let _ = claim_authoritative(&state, &tenant, &id);
                     }
                 } else {
-                    let n = other_active::<S>(call, &tenant).await?.unwrap_or_else(|| {
-                        activation::creation_refused_notice(S::WORKLOAD, &tenant)
-                    });
+                    let n = other_active::<S>(call, &tenant, None)
+                        .await?
+                        .unwrap_or_else(|| {
+                            activation::creation_refused_notice(S::WORKLOAD, &tenant)
+                        });
                     record_deferred(&mut state, &n.summary);
                     call.warn(notice(n));
                 }
@@ -1149,6 +1151,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         let (mut policy, mut units) =
             Arc::try_unwrap(found).unwrap_or_else(|shared| (*shared).clone());
         let mut policy_read_back = true;
+        let mut activation_waits = None;
         let mut failures = Vec::new();
         stop::listen();
         for (index, write) in plan.writes(workload).into_iter().enumerate() {
@@ -1195,8 +1198,19 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 }
                 PolicyWrite::Activate => {
                     policy_read_back = false;
-                    (call.ctx.graph.activate_policy(&tenant, &policy_id).await)
-                        .map_err(Problem::from)
+                    match call.ctx.graph.activate_policy(&tenant, &policy_id).await {
+                        Ok(()) => Ok(()),
+                        // Decision 3: another active policy of the workload is a tenant
+                        // condition, whatever Graph's (undocumented) code for it: the
+                        // activation waits with a warning and the next apply tries again.
+                        Err(e) => match other_active::<S>(call, &tenant, Some(&policy_id)).await {
+                            Ok(Some(n)) => {
+                                activation_waits = Some(n);
+                                Ok(())
+                            }
+                            _ => Err(Problem::from(e)),
+                        },
+                    }
                 }
                 PolicyWrite::Deactivate => {
                     policy_read_back = false;
@@ -1218,8 +1232,17 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 Err(e) => call.warn(Problem::from(e)),
             }
         }
+        let planned_active = *state.common().active;
         apply_policy(&mut state, &tenant, &policy, &units);
         call.ctx.memo.put(key, Some(Arc::new((policy, units))));
+        if let Some(n) = activation_waits {
+            // Terraform requires the planned `active` back; the next refresh shows the policy
+            // inactive, so the next plan proposes the activation again (decision 7).
+            let c = state.common();
+            *c.active = planned_active;
+            *c.deferred_reason = Value::Value(n.summary.clone());
+            call.warn(notice(n));
+        }
         report_failures(call, workload, &tenant, &name, &failures);
         wait_for_completion(call, &mut state, &tenant, &policy_id, Operation::Update).await;
         if let Err(problem) = count_jobs(call, &mut state, &tenant, &policy_id, jobs_may_run).await
@@ -1438,8 +1461,9 @@ fn claim_active<S: PolicyState>(call: &Call, planned: &mut S) -> Result<(), Prob
 async fn other_active<S: PolicyState>(
     call: &Call,
     tenant: &str,
+    own_id: Option<&str>,
 ) -> Result<Option<Notice>, Problem> {
     let policies = call.ctx.graph.list_policies(tenant, S::WORKLOAD).await?;
-    let other = activation::other_active_policy(&policies, S::WORKLOAD, None);
+    let other = activation::other_active_policy(&policies, S::WORKLOAD, own_id);
     Ok(other.map(|other| activation::other_active_policy_notice(S::WORKLOAD, tenant, other)))
 }
