@@ -878,21 +878,20 @@ class Bench:
         nd = self.work / f"latency-{tf.version}-{n}"
         emu = self.emulator(nd)
         try:
+            def fleet_dir(name: str, seed: int) -> Path:
+                ids = tenant_ids(n, seed)
+                emu.create_tenants(ids)
+                d = nd / name
+                d.mkdir()
+                write_files(d, fleet_files("m365backup", "module"))
+                (d / "terraform.tfvars.json").write_text(json.dumps({"tenants": ids}, indent=1))
+                return d
+
             # The same apply without added latency first, on other tenants: Terraform's own time
             # (starting processes, walking, writing state), to tell apart what the latency adds.
-            base_ids = tenant_ids(n, 0x1a6)
-            emu.create_tenants(base_ids)
-            b = nd / "baseline"
-            b.mkdir()
-            write_files(b, fleet_files("m365backup", "module"))
-            (b / "terraform.tfvars.json").write_text(json.dumps({"tenants": base_ids}, indent=1))
+            b = fleet_dir("baseline", 0x1a6)
             base = self.tf_run(tf, "module", "m365backup", n, "apply", 0, b, self.env_for(emu), emu, 2 * n)
-            ids = tenant_ids(n, 0x1a7)
-            emu.create_tenants(ids)
-            d = nd / "m365backup"
-            d.mkdir()
-            write_files(d, fleet_files("m365backup", "module"))
-            (d / "terraform.tfvars.json").write_text(json.dumps({"tenants": ids}, indent=1))
+            d = fleet_dir("m365backup", 0x1a7)
             for prefix in ("/v1.0/", "/beta/"):
                 emu.admin("POST", "/_emulator/faults",
                           {"path_prefix": prefix, "delay_ms": delay_ms, "count": 1_000_000_000})
