@@ -73,9 +73,8 @@ fn onboarding_refresh_and_a_ten_unit_change_stay_within_their_graph_budgets() {
         // refresh and once by the plan.
         assert!(refresh.len() <= 6, "{refresh:#?}");
 
-        env.write_config(&config(
-            &ids(15, 0x5000)[..].replace("\"00000000-0000-0000-0000-000000005000\", ", ""),
-        ));
+        let changed = ids(15, 0x5000).replace("\"00000000-0000-0000-0000-000000005000\", ", "");
+        env.write_config(&config(&changed));
         env.admin.reset_requests();
         env.apply().expect_code(0, "add 6, remove 1 mailbox");
         let change = graph_calls(env);
@@ -103,5 +102,17 @@ fn onboarding_refresh_and_a_ten_unit_change_stay_within_their_graph_budgets() {
         assert_eq!((roots, our_app), (2, 2), "{change:#?}");
         env.plan()
             .expect_code(0, "no changes after the unit change");
+
+        // Deactivation: Graph answers 202 with the policy, so nothing is read after it.
+        env.write_config(&config(&format!("{changed}\n  active       = false")));
+        env.admin.reset_requests();
+        env.apply().expect_code(0, "deactivate");
+        let deactivate = graph_calls(env);
+        let at = (deactivate.iter())
+            .position(|c| c.ends_with("/deactivate"))
+            .expect("a deactivate call");
+        assert_eq!(deactivate.len(), at + 1, "{deactivate:#?}");
+        env.plan()
+            .expect_code(0, "no changes after the deactivation");
     });
 }

@@ -673,11 +673,8 @@ async fn create_policy<S: PolicyState>(
             (CreateStep::Units(request), Some(id)) => {
                 send_units(call, workload, &tenant, id, request, &mut failures).await
             }
-            (CreateStep::Activate, Some(id)) => call
-                .ctx
-                .graph
-                .activate_policy(&tenant, id)
-                .await
+            (CreateStep::Activate, Some(id)) => (call.ctx.graph.activate_policy(&tenant, id).await)
+                .map(|_| ())
                 .map_err(Problem::from),
             (_, None) => Ok(()),
         };
@@ -1196,26 +1193,38 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                     )
                     .await
                 }
+                // Graph answers 202 with the policy; without it, the policy is read after.
                 PolicyWrite::Activate => {
-                    policy_read_back = false;
                     match call.ctx.graph.activate_policy(&tenant, &policy_id).await {
-                        Ok(()) => Ok(()),
+                        Ok(answer) => {
+                            policy_read_back = (answer)
+                                .is_some_and(|answer| apply_policy_answer(&mut policy, answer));
+                            Ok(())
+                        }
                         // Decision 3: another active policy of the workload is a tenant
                         // condition, whatever Graph's (undocumented) code for it: the
                         // activation waits with a warning and the next apply tries again.
-                        Err(e) => match other_active::<S>(call, &tenant, Some(&policy_id)).await {
-                            Ok(Some(n)) => {
-                                activation_waits = Some(n);
-                                Ok(())
+                        Err(e) => {
+                            policy_read_back = false;
+                            match other_active::<S>(call, &tenant, Some(&policy_id)).await {
+                                Ok(Some(n)) => {
+                                    activation_waits = Some(n);
+                                    Ok(())
+                                }
+                                _ => Err(Problem::from(e)),
                             }
-                            _ => Err(Problem::from(e)),
-                        },
+                        }
                     }
                 }
                 PolicyWrite::Deactivate => {
-                    policy_read_back = false;
-                    (call.ctx.graph.deactivate_policy(&tenant, &policy_id).await)
-                        .map_err(Problem::from)
+                    match call.ctx.graph.deactivate_policy(&tenant, &policy_id).await {
+                        Ok(answer) => {
+                            policy_read_back = (answer)
+                                .is_some_and(|answer| apply_policy_answer(&mut policy, answer));
+                            Ok(())
+                        }
+                        Err(e) => Err(Problem::from(e)),
+                    }
                 }
             };
             if let Err(problem) = result {
@@ -1225,7 +1234,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
             }
         }
         if !policy_read_back {
-            // Activation answers 202 without the policy: its `isEnabled` is read (one GET).
+            // An answer without the policy: its `isEnabled` and status are read (one GET).
             match call.ctx.graph.get_policy(&tenant, &policy_id).await {
                 Ok(Some(read)) => policy = read,
                 Ok(None) => {}

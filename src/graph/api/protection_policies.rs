@@ -121,24 +121,28 @@ impl GraphClient {
         Ok(answer.unwrap_or_default())
     }
 
-    /// `POST protectionPolicies/{id}/activate` (202, `updating`).
-    pub async fn activate_policy(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
+    /// `POST protectionPolicies/{id}/activate` (202, `updating`): the policy, when the answer
+    /// carries it.
+    pub async fn activate_policy(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<ProtectionPolicy>, GraphError> {
         let path = ["protectionPolicies", id, "activate"];
-        let _: Option<Value> = self
-            .v1()
-            .action(ACTIVATE, tenant, &path, None, None)
-            .await?;
-        Ok(())
+        self.v1().action(ACTIVATE, tenant, &path, None, None).await
     }
 
-    /// `POST protectionPolicies/{id}/deactivate` (202, `updating`).
-    pub async fn deactivate_policy(&self, tenant: &str, id: &str) -> Result<(), GraphError> {
+    /// `POST protectionPolicies/{id}/deactivate` (202, `updating`): the policy, when the answer
+    /// carries it.
+    pub async fn deactivate_policy(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<ProtectionPolicy>, GraphError> {
         let path = ["protectionPolicies", id, "deactivate"];
-        let _: Option<Value> = self
-            .v1()
+        self.v1()
             .action(DEACTIVATE, tenant, &path, None, None)
-            .await?;
-        Ok(())
+            .await
     }
 
     /// `DELETE protectionPolicies/{id}` (only an inactive policy).
