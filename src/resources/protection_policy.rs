@@ -1176,7 +1176,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                         let items = answer.items(workload);
                         failures.extend(judge_delta_answer(workload, &policy_id, items).failures);
                         apply_delta_answer(&mut units, items);
-                        policy_read_back &= apply_policy_answer(&mut policy, answer.policy);
+                        policy_read_back &= apply_policy_answer(&mut policy, Some(answer.policy));
                         Ok(())
                     }
                     Err(e) => Err(Problem::from(e)),
@@ -1197,8 +1197,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 PolicyWrite::Activate => {
                     match call.ctx.graph.activate_policy(&tenant, &policy_id).await {
                         Ok(answer) => {
-                            policy_read_back = (answer)
-                                .is_some_and(|answer| apply_policy_answer(&mut policy, answer));
+                            policy_read_back = apply_policy_answer(&mut policy, answer);
                             Ok(())
                         }
                         // Decision 3: another active policy of the workload is a tenant
@@ -1219,8 +1218,7 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                 PolicyWrite::Deactivate => {
                     match call.ctx.graph.deactivate_policy(&tenant, &policy_id).await {
                         Ok(answer) => {
-                            policy_read_back = (answer)
-                                .is_some_and(|answer| apply_policy_answer(&mut policy, answer));
+                            policy_read_back = apply_policy_answer(&mut policy, answer);
                             Ok(())
                         }
                         Err(e) => Err(Problem::from(e)),

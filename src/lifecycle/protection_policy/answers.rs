@@ -108,12 +108,16 @@ pub fn apply_delta_answer(units: &mut Vec<ProtectionUnit>, answer: &[DeltaAnswer
     }
 }
 
-/// Takes the policy properties a PATCH answer carries (Graph answers with the policy) over the
-/// ones read before it. `false` when the answer is not about this policy, so it must be read.
-pub fn apply_policy_answer(policy: &mut ProtectionPolicy, answer: ProtectionPolicy) -> bool {
-    if !answer.id.eq_ignore_ascii_case(&policy.id) {
+/// Takes the policy properties a write's answer carries (Graph answers a PATCH, an activate and a
+/// deactivate with the policy) over the ones read before it. `false` when the answer has no
+/// policy or another one, so it must be read.
+pub fn apply_policy_answer(
+    policy: &mut ProtectionPolicy,
+    answer: Option<ProtectionPolicy>,
+) -> bool {
+    let Some(answer) = answer.filter(|answer| answer.id.eq_ignore_ascii_case(&policy.id)) else {
         return false;
-    }
+    };
     let ProtectionPolicy {
         odata_type: _,
         id: _,
@@ -263,10 +267,11 @@ mod tests {
             display_name: Some("New".into()),
             ..ProtectionPolicy::default()
         };
-        assert!(!apply_policy_answer(&mut policy, answer("")));
-        assert!(!apply_policy_answer(&mut policy, answer("p2")));
+        assert!(!apply_policy_answer(&mut policy, None));
+        assert!(!apply_policy_answer(&mut policy, Some(answer(""))));
+        assert!(!apply_policy_answer(&mut policy, Some(answer("p2"))));
         assert_eq!(policy.display_name.as_deref(), Some("Old"));
-        assert!(apply_policy_answer(&mut policy, answer("P1")));
+        assert!(apply_policy_answer(&mut policy, Some(answer("P1"))));
         assert_eq!(policy.display_name.as_deref(), Some("New"));
         // What the answer leaves out stays as read.
         assert!(policy.created_date_time.is_some());
