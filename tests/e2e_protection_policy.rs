@@ -508,6 +508,16 @@ fn a_wait_that_runs_out_warns_and_a_plan_while_the_bulk_job_runs_adds_nothing_tw
         env.admin.reset_requests();
         env.plan()
             .expect_code(0, "the running job's inputs count as present");
+        // The refresh counts the running jobs and the plan needs them again: one lookup.
+        let job_lists = (env.admin.requests().iter())
+            .filter(|r| {
+                r["method"] == "GET"
+                    && r["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with("/mailboxProtectionUnitsBulkAdditionJobs"))
+            })
+            .count();
+        assert_eq!(job_lists, 1, "{:#?}", env.admin.requests());
         env.admin
             .post("/_emulator/clock/advance", json!({ "seconds": 3600 }));
         env.plan().expect_code(0, "clean once the job is done");

@@ -57,15 +57,8 @@ impl TenantGates {
         tenant: &str,
         client_id: &str,
     ) -> Result<Gate, Problem> {
-        let snapshot = self.snapshot(graph, tenant, client_id).await?;
         let planned = self.planned_steps(tenant);
-        let facts = GateFacts::from_graph(
-            tenant,
-            snapshot.service.as_ref(),
-            snapshot.our_app.as_ref(),
-            planned,
-        );
-        Ok(gate(&facts))
+        self.judge(graph, tenant, client_id, planned).await
     }
 
     /// Whether `tenant` allows protection writes by what Graph says now, without counting the
@@ -77,12 +70,22 @@ impl TenantGates {
         tenant: &str,
         client_id: &str,
     ) -> Result<Gate, Problem> {
+        (self.judge(graph, tenant, client_id, PlannedSteps::default())).await
+    }
+
+    async fn judge(
+        &self,
+        graph: &GraphClient,
+        tenant: &str,
+        client_id: &str,
+        planned: PlannedSteps,
+    ) -> Result<Gate, Problem> {
         let snapshot = self.snapshot(graph, tenant, client_id).await?;
         let facts = GateFacts::from_graph(
             tenant,
             snapshot.service.as_ref(),
             snapshot.our_app.as_ref(),
-            PlannedSteps::default(),
+            planned,
         );
         Ok(gate(&facts))
     }

@@ -476,6 +476,7 @@ pub(crate) mod stop {
 /// The creating POST without blind retries (decision 8, see `creating_post`): after a lost
 /// answer or a 500/502/504 the workload's policies are listed and one made by our app with this
 /// name is adopted before posting again.
+///
 /// `None` when Graph refuses the create because another policy of the workload is active
 /// (409 `PolicyCreationNotAllowed`): a tenant condition, for the caller to defer (decision 3).
 async fn post_policy(
@@ -594,18 +595,18 @@ async fn stopped<S: PolicyState>(
 }
 
 /// Decision 9: inputs of bulk jobs still running count as present, so that a plan made while
-/// Graph processes a job does not add its ids again. Looked up only when units are diffed.
+/// Graph processes a job does not add its ids again. Looked up only when `wanted` (units are
+/// diffed, or a job may be running), once per policy per process until a job is posted.
 async fn running_jobs(
     call: &Call,
     workload: Workload,
     tenant: &str,
     policy_id: &str,
-    units_managed: bool,
+    wanted: bool,
 ) -> Result<Vec<crate::graph::api::protection::BulkAdditionJob>, Problem> {
-    if !units_managed {
+    if !wanted {
         return Ok(Vec::new());
     }
-    // Apply plans again before it updates: one lookup serves both, until a job is posted.
     let key = jobs_memo_key(tenant, policy_id);
     if let Some(jobs) = call.ctx.memo.get(&key) {
         return Ok(jobs);
@@ -1145,6 +1146,8 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
         // instead of listing the policy again (decision 9). Taken from the memo, not copied.
         let key = memo_key(&tenant, &policy_id);
         call.ctx.memo.forget(&key);
+        // The jobs are counted again after the writes, from Graph.
+        call.ctx.memo.forget(&jobs_memo_key(&tenant, &policy_id));
         let (mut policy, mut units) =
             Arc::try_unwrap(found).unwrap_or_else(|shared| (*shared).clone());
         let mut policy_read_back = true;
@@ -1215,15 +1218,11 @@ impl<S: PolicyState> ManagedResource for ProtectionPolicyResource<S> {
                         }
                     }
                 }
-                PolicyWrite::Deactivate => {
-                    match call.ctx.graph.deactivate_policy(&tenant, &policy_id).await {
-                        Ok(answer) => {
-                            policy_read_back = apply_policy_answer(&mut policy, answer);
-                            Ok(())
-                        }
-                        Err(e) => Err(Problem::from(e)),
-                    }
-                }
+                PolicyWrite::Deactivate => (call.ctx.graph)
+                    .deactivate_policy(&tenant, &policy_id)
+                    .await
+                    .map(|answer| policy_read_back = apply_policy_answer(&mut policy, answer))
+                    .map_err(Problem::from),
             };
             if let Err(problem) = result {
                 // Decision 7: the best known state, which is what the answers so far showed.
@@ -1428,15 +1427,10 @@ async fn count_jobs<S: PolicyState>(
     policy_id: &str,
     may_run: bool,
 ) -> Result<(), Problem> {
-    let count = match may_run {
-        true => (call
-            .ctx
-            .graph
-            .running_bulk_jobs(tenant, S::WORKLOAD, policy_id)
-            .await?)
-            .len(),
-        false => 0,
-    };
+    // The refresh's lookup serves the plan after it (running_jobs shares it).
+    let count = running_jobs(call, S::WORKLOAD, tenant, policy_id, may_run)
+        .await?
+        .len();
     *state.common().pending_job_count = Value::Value(count as i64);
     Ok(())
 }
